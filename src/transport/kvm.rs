@@ -1,0 +1,1 @@
+//! KVM transport (ioctls on the caller's fds). Filled in by the foundation work.
