@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// The model's test-only AMD root: ARK and ASK certificates (RSA-4096, AMD's format) and the
-/// ASK's private key, generated once by `examples/gen_test_root.rs`. TEST ONLY: the private
+/// ASK's private key, generated once by `testroot/gen.rs`. TEST ONLY: the private
 /// key is public, so anything signed by this root proves nothing. The guest-owner side
 /// reports this root as the test root and rejects it unless the caller explicitly allows it.
 pub mod test_root {
