@@ -1,7 +1,21 @@
 //! The built-in model of the SEV firmware (AMD Secure Processor), in process, behind the same
-//! transport seam as the kernel. (Being implemented: see the firmware-model issue.)
+//! transport seam as the kernel.
+//!
+//! [`open`] gives a [`ModelPlatform`] (the `/dev/sev` side: the PSP driver's ioctls and the
+//! firmware's platform commands); [`ModelPlatform::create_vm`] / `attach_vm` give a
+//! [`ModelVm`] that plays KVM's part of `KVM_MEMORY_ENCRYPT_OP` and the firmware's guest
+//! commands. Both read and write the very same uaddr-bearing kernel structs as the kernel.
 
+mod platform;
+mod vm;
+
+pub use platform::ModelPlatform;
+pub use vm::ModelVm;
+
+use crate::error::{Error, Result};
+use crate::status::Status;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The model's test-only AMD root: ARK and ASK certificates (RSA-4096, AMD's format) and the
 /// ASK's private key, generated once by `testroot/gen.rs`. TEST ONLY: the private
@@ -45,4 +59,50 @@ impl Default for ModelConfig {
             asids: 509,
         }
     }
+}
+
+impl ModelConfig {
+    /// Parse the model part of a platform spec: `"emulated"` (ephemeral identity) or
+    /// `"emulated:DIR"` (identity kept in `DIR`). Anything else is a
+    /// `LIBSEV_STATUS_MODEL_CONFIG` error.
+    pub fn parse_env_spec(s: &str) -> Result<ModelConfig> {
+        let s = s.trim();
+        if s == "emulated" {
+            return Ok(ModelConfig::default());
+        }
+        if let Some(dir) = s.strip_prefix("emulated:") {
+            if dir.is_empty() {
+                return Err(Error::new(
+                    Status::LIBSEV_STATUS_MODEL_CONFIG,
+                    "model spec \"emulated:\" names no state directory (use \"emulated\" or \
+                     \"emulated:DIR\")",
+                ));
+            }
+            return Ok(ModelConfig {
+                state_dir: Some(PathBuf::from(dir)),
+                ..ModelConfig::default()
+            });
+        }
+        Err(Error::new(
+            Status::LIBSEV_STATUS_MODEL_CONFIG,
+            format!("unknown model spec {s:?}: expected \"emulated\" or \"emulated:DIR\""),
+        ))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.asids == 0 {
+            return Err(Error::new(
+                Status::LIBSEV_STATUS_MODEL_CONFIG,
+                "model configuration: asids must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Open a model platform (a fresh emulated AMD Secure Processor, in state UNINIT, with its
+/// identity loaded from `config.state_dir` when given).
+pub fn open(config: ModelConfig) -> Result<Arc<ModelPlatform>> {
+    config.validate()?;
+    ModelPlatform::new(config).map(Arc::new)
 }
