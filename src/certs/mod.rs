@@ -5,6 +5,8 @@
 //! signatures; neither uses the other's session, wrap or MAC code.
 
 pub mod amd;
+pub mod chain;
+pub mod roots;
 pub mod sev;
 
 pub use amd::AmdCert;
