@@ -11,6 +11,10 @@
 //!   buffer gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the needed size in `*out_len`, and
 //!   nothing is written to `buf` on any failure.
 
+// The helpers below take the C caller's raw pointers and dereference them under the C
+// contract that each exported function documents; they are the checked boundary by design.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};
 use std::ffi::{CStr, CString, c_char, c_void};
