@@ -1,0 +1,227 @@
+# libsev: build, install and check the C library.  GNU make.
+#
+#   make                 release build: target/release/libsev.{so,a}, include/libsev.h
+#   make demo            build and run the C demo against a staged install
+#   make check           every test and check, in order, failing fast (see README.md)
+#   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
+#   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
+#   make header          regenerate include/libsev.h even if no source changed
+#   make symbols         regenerate include/libsev.symbols from the built libsev.so
+#   make bench           run the Rust benchmarks (release)
+#   make clean           remove build/ and cargo's target directory
+
+CARGO ?= cargo
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+ifeq ($(origin CXX),default)
+CXX = g++
+endif
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+# The version comes from Cargo.toml (the first `version = "..."` is the package's).
+VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SONAME := libsev.so.$(MAJOR)
+
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+REL := $(TARGET_DIR)/release
+SO := $(REL)/libsev.so
+STATIC_LIB := $(REL)/libsev.a
+
+# What a program linking libsev.a statically also needs; this is what
+# `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs` reports
+# (run `make native-static-libs` to see it again after changing dependencies).
+LIBS_PRIVATE ?= -lgcc_s -lutil -lrt -lpthread -lm -ldl
+
+# In the .pc file, directories under the prefix are written relative to ${prefix}.
+pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+
+BUILD := $(CURDIR)/build
+STAGE := $(BUILD)/stage
+STAGE_PREFIX := /usr
+C_TESTS_OUT := $(BUILD)/c-tests
+# pkg-config that sees only the staged libsev.pc, with -I/-L pointing into the stage.
+STAGE_PKG_CONFIG := PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig PKG_CONFIG_PATH= \
+	PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 \
+	PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 pkg-config
+
+# The shared test data sits beside the checkout (../shared/testdata/sev).
+LIBSEV_TESTDATA ?= $(abspath $(CURDIR)/../shared/testdata/sev)
+export LIBSEV_TESTDATA
+
+# The main C demo: c-tests/demo.c once it exists; until then the smoke test stands in.
+DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
+
+HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
+HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+
+.PHONY: all lib install uninstall header symbols bench demo clean native-static-libs \
+	check check-fmt check-clippy check-test check-build check-header-fresh \
+	check-header-compile check-symbols check-soname stage check-c-tests
+
+all: lib
+
+lib:
+	$(CARGO) build --release --lib
+
+# ---------------------------------------------------------------------------------------------
+# install
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION)
+	ln -sf libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsev.so
+	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libsev.a
+	install -m 0644 include/libsev.h $(DESTDIR)$(INCLUDEDIR)/libsev.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|g' \
+	    pkgconfig/libsev.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libsev.so $(DESTDIR)$(LIBDIR)/libsev.a \
+	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc
+
+native-static-libs:
+	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs
+
+# ---------------------------------------------------------------------------------------------
+# generated files
+
+# build.rs rewrites the header whenever a file under src/ changes; this forces it.
+header:
+	touch build.rs
+	$(CARGO) build --release --lib
+
+symbols: lib
+	nm -D --defined-only $(SO) | awk '{ print $$NF }' | LC_ALL=C sort > include/libsev.symbols
+	@echo "include/libsev.symbols: $$(wc -l < include/libsev.symbols) symbols"
+
+# ---------------------------------------------------------------------------------------------
+# demo and benchmarks
+
+demo: stage
+	@mkdir -p $(BUILD)/demo
+	@if [ "$(DEMO)" = c-tests/smoke.c ]; then \
+	    echo "demo: c-tests/demo.c does not exist yet; running c-tests/smoke.c instead"; fi
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 $(DEMO) -o $(BUILD)/demo/demo \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo
+
+bench:
+	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \
+	    $(CARGO) bench; \
+	else \
+	    echo "bench: no [[bench]] targets in Cargo.toml yet"; \
+	fi
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean
+
+# ---------------------------------------------------------------------------------------------
+# check: every step in order; the first failure stops it
+
+check:
+	@$(MAKE) --no-print-directory check-fmt
+	@$(MAKE) --no-print-directory check-clippy
+	@$(MAKE) --no-print-directory check-test
+	@$(MAKE) --no-print-directory check-build
+	@$(MAKE) --no-print-directory check-header-fresh
+	@$(MAKE) --no-print-directory check-header-compile
+	@$(MAKE) --no-print-directory check-symbols
+	@$(MAKE) --no-print-directory check-soname
+	@$(MAKE) --no-print-directory stage
+	@$(MAKE) --no-print-directory check-c-tests
+
+check-fmt:
+	@echo "== cargo fmt --check"
+	$(CARGO) fmt --check
+
+check-clippy:
+	@echo "== cargo clippy --all-targets -- -D warnings"
+	$(CARGO) clippy --all-targets -- -D warnings
+
+check-test:
+	@echo "== cargo test"
+	$(CARGO) test
+
+check-build:
+	@echo "== release build"
+	$(CARGO) build --release --lib
+
+# The build regenerated include/libsev.h; it must equal the committed one.
+check-header-fresh:
+	@echo "== include/libsev.h is up to date"
+	@if [ "$$(git -C $(CURDIR) rev-parse --show-toplevel 2>/dev/null)" != "$(CURDIR)" ]; then \
+	    echo "not a git checkout: skipping the comparison with the committed header"; \
+	elif [ -n "$$(git status --porcelain -- include/libsev.h)" ]; then \
+	    git --no-pager diff -- include/libsev.h | head -n 200; \
+	    git status --short -- include/libsev.h; \
+	    echo "include/libsev.h changed when it was regenerated (or is not committed):"; \
+	    echo "commit the regenerated header together with the source change"; \
+	    exit 1; \
+	else \
+	    echo "ok"; \
+	fi
+
+# The header compiles alone as C99 and as C++.
+check-header-compile:
+	@echo "== include/libsev.h compiles alone as C99 and as C++11"
+	@mkdir -p $(BUILD)/header
+	printf '#include "libsev.h"\n' > $(BUILD)/header/alone.c
+	$(CC) $(HEADER_CFLAGS) -Iinclude -c $(BUILD)/header/alone.c -o $(BUILD)/header/alone.o
+	$(CXX) $(HEADER_CXXFLAGS) -Iinclude -c c-tests/header_cxx.cpp -o $(BUILD)/header/cxx.o
+
+# libsev.so exports exactly include/libsev.symbols, all of them libsev_*, and the header
+# declares exactly those functions.
+check-symbols:
+	@echo "== exported symbols = include/libsev.symbols = functions in include/libsev.h"
+	@mkdir -p $(BUILD)/symbols
+	nm -D --defined-only $(SO) | awk '{ print $$NF }' | LC_ALL=C sort > $(BUILD)/symbols/exported
+	@if grep -v '^libsev_' $(BUILD)/symbols/exported; then \
+	    echo "^ libsev.so exports symbols without the libsev_ prefix"; exit 1; fi
+	@if ! diff -u include/libsev.symbols $(BUILD)/symbols/exported; then \
+	    echo "libsev.so's exports differ from include/libsev.symbols (- listed, + exported)."; \
+	    echo "If the API change is intended, run 'make symbols' and commit include/libsev.symbols."; \
+	    exit 1; fi
+	$(CC) -E -P -std=c99 include/libsev.h | grep -o '\blibsev_[A-Za-z0-9_]*[[:space:]]*(' \
+	    | tr -d '( \t' | LC_ALL=C sort -u > $(BUILD)/symbols/declared
+	@if ! diff -u $(BUILD)/symbols/declared $(BUILD)/symbols/exported; then \
+	    echo "include/libsev.h declares (-) other functions than libsev.so exports (+)"; \
+	    exit 1; fi
+	@echo "ok: $$(wc -l < $(BUILD)/symbols/exported) symbols"
+
+check-soname:
+	@echo "== soname is $(SONAME)"
+	@readelf -d $(SO) | grep -q 'SONAME.*\[$(SONAME)\]' || \
+	    { readelf -d $(SO) | grep -i soname; echo "expected soname $(SONAME)"; exit 1; }
+	@echo ok
+
+# Install into build/stage (DESTDIR) with PREFIX=/usr and check what landed there.
+stage: lib
+	@echo "== make install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)"
+	rm -rf $(STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) >/dev/null
+	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
+	    test -f libsev.so.$(VERSION) && test -f libsev.a && \
+	    test "$$(readlink $(SONAME))" = libsev.so.$(VERSION) && \
+	    test "$$(readlink libsev.so)" = $(SONAME) && \
+	    test -f pkgconfig/libsev.pc && test -f ../include/libsev.h || \
+	    { echo "the staged install is incomplete:"; find $(STAGE); exit 1; }
+	@echo "ok: $$(cd $(STAGE) && find . -type f -o -type l | LC_ALL=C sort | tr '\n' ' ')"
+
+check-c-tests:
+	@echo "== C tests against the staged install (pkg-config; ASan+UBSan, static, valgrind)"
+	CC=$(CC) CXX=$(CXX) bash c-tests/run.sh $(STAGE) $(STAGE_PREFIX) $(C_TESTS_OUT)
