@@ -213,7 +213,9 @@ check-soname:
 stage: lib
 	@echo "== make install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)"
 	rm -rf $(STAGE)
-	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) >/dev/null
+	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) \
+	    LIBDIR=$(STAGE_PREFIX)/lib INCLUDEDIR=$(STAGE_PREFIX)/include \
+	    PKGCONFIGDIR=$(STAGE_PREFIX)/lib/pkgconfig >/dev/null
 	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
 	    test -f libsev.so.$(VERSION) && test -f libsev.a && \
 	    test "$$(readlink $(SONAME))" = libsev.so.$(VERSION) && \
