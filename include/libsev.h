@@ -33,6 +33,57 @@
 #define LIBSEV_ERROR_MESSAGE_LEN 256
 
 /**
+ * `flags` bit for `libsev_chain_verify*`: accept a chain that ends at the built-in firmware
+ * model's test-only root. Without it such a chain fails with
+ * `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`. Use only in tests: the test root's private keys are
+ * public.
+ */
+#define LIBSEV_VERIFY_ALLOW_TEST_ROOT 1
+
+/**
+ * Number of entries of `libsev_chain_result.link_status` (indexed by `libsev_chain_link`;
+ * entry 0, `LIBSEV_LINK_NONE`, is always 0).
+ */
+#define LIBSEV_CHAIN_LINK_COUNT 8
+
+/**
+ * `flags` bit for `libsev_owner_session_package_secret`: zero-pad a secret whose length is not
+ * a multiple of 16 up to the next multiple (otherwise such a secret is refused with
+ * `LIBSEV_STATUS_INVALID_LENGTH`).
+ */
+#define LIBSEV_SECRET_PAD 1
+
+/**
+ * Size of the LAUNCH_SECRET packet header (`FLAGS ‖ IV ‖ MAC`).
+ */
+#define LIBSEV_SECRET_HEADER_LEN 52
+
+/**
+ * The largest secret one LAUNCH_SECRET can carry (after padding).
+ */
+#define LIBSEV_SECRET_MAX_LEN 20480
+
+/**
+ * Size of the GODH certificate.
+ */
+#define LIBSEV_GODH_CERT_LEN 2084
+
+/**
+ * Size of the session blob.
+ */
+#define LIBSEV_SESSION_BLOB_LEN 128
+
+/**
+ * Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
+ */
+#define LIBSEV_MEASUREMENT_LEN 48
+
+/**
+ * Size of a legacy attestation report.
+ */
+#define LIBSEV_ATTESTATION_REPORT_LEN 208
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -297,6 +348,110 @@ typedef uint32_t libsev_status;
 #endif // __cplusplus
 
 /**
+ * One signature relation of a platform chain, in root-to-leaf order.
+ */
+enum libsev_chain_link
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No link (nothing failed).
+     */
+    LIBSEV_LINK_NONE = 0,
+    /**
+     * The ARK's self-signature (and its key usage / ids).
+     */
+    LIBSEV_LINK_ARK_SELF = 1,
+    /**
+     * The ASK, signed by the ARK.
+     */
+    LIBSEV_LINK_ASK_BY_ARK = 2,
+    /**
+     * The CEK, signed by the ASK.
+     */
+    LIBSEV_LINK_CEK_BY_ASK = 3,
+    /**
+     * The OCA's self-signature.
+     */
+    LIBSEV_LINK_OCA_SELF = 4,
+    /**
+     * The PEK's signature by the OCA.
+     */
+    LIBSEV_LINK_PEK_BY_OCA = 5,
+    /**
+     * The PEK's signature by the CEK.
+     */
+    LIBSEV_LINK_PEK_BY_CEK = 6,
+    /**
+     * The PDH, signed by the PEK.
+     */
+    LIBSEV_LINK_PDH_BY_PEK = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_chain_link libsev_chain_link;
+#else
+typedef uint32_t libsev_chain_link;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a chain's root (ARK) is.
+ */
+enum libsev_root_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Not one of the keys below (or the ARK could not be parsed).
+     */
+    LIBSEV_ROOT_UNKNOWN = 0,
+    /**
+     * One of AMD's real roots; `libsev_chain_result.generation` says which.
+     */
+    LIBSEV_ROOT_AMD = 1,
+    /**
+     * The built-in firmware model's test-only root.
+     */
+    LIBSEV_ROOT_TEST_ONLY = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_root_kind libsev_root_kind;
+#else
+typedef uint32_t libsev_root_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * AMD EPYC generations with their own legacy-SEV root.
+ */
+enum libsev_amd_generation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Not an AMD root.
+     */
+    LIBSEV_GENERATION_NONE = 0,
+    LIBSEV_GENERATION_NAPLES = 1,
+    LIBSEV_GENERATION_ROME = 2,
+    LIBSEV_GENERATION_MILAN = 3,
+    LIBSEV_GENERATION_GENOA = 4,
+    LIBSEV_GENERATION_TURIN = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_amd_generation libsev_amd_generation;
+#else
+typedef uint32_t libsev_amd_generation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Which operation a status belongs to (reported in `libsev_error.command` and in logs).
  *
  * Guest commands use KVM's `KVM_SEV_*` ids, platform commands `0x100 +` the `/dev/sev`
@@ -358,11 +513,52 @@ typedef uint32_t libsev_command;
 #endif // __cplusplus
 
 /**
+ * A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
+ * TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
+ * and, after `_verify_measurement`, the verified measurement.
+ *
+ * Thread safety: use a handle from one thread at a time; distinct handles are independent.
+ */
+typedef struct libsev_owner_session libsev_owner_session;
+
+/**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
  * user data given to `libsev_set_log_callback`. It may be called from any thread that calls
  * into libsev.
  */
 typedef void (*libsev_log_callback)(libsev_log_level level, const char *message, void *user);
+
+/**
+ * The outcome of a chain verification.
+ */
+typedef struct libsev_chain_result {
+    /**
+     * The overall verdict (the value the call returned).
+     */
+    uint32_t status;
+    /**
+     * A `libsev_root_kind`.
+     */
+    uint32_t root_kind;
+    /**
+     * A `libsev_amd_generation` (`LIBSEV_GENERATION_NONE` unless `root_kind` is AMD).
+     */
+    uint32_t generation;
+    /**
+     * A static string: `"naples"` … `"turin"`, `"test-only"` or `"unknown"`. Never NULL.
+     */
+    const char *generation_name;
+    /**
+     * The first failing link, root to leaf (`LIBSEV_LINK_NONE` when every link verified; the
+     * chain can still fail because of its root).
+     */
+    uint32_t failed_link;
+    /**
+     * Each link's own status (`LIBSEV_STATUS_OK` or the reason it failed), indexed by
+     * `libsev_chain_link`.
+     */
+    uint32_t link_status[LIBSEV_CHAIN_LINK_COUNT];
+} libsev_chain_result;
 
 /**
  * Details of a failure. Pass a pointer to one (or NULL) as the last argument of any call.
@@ -393,6 +589,24 @@ typedef struct libsev_error {
     char message[LIBSEV_ERROR_MESSAGE_LEN];
 } libsev_error;
 
+/**
+ * The verified contents of a legacy attestation report.
+ */
+typedef struct libsev_attestation_info {
+    /**
+     * The MNONCE given to the ATTESTATION command (compare it with yours).
+     */
+    uint8_t mnonce[16];
+    /**
+     * The launch digest the firmware saved at LAUNCH_MEASURE.
+     */
+    uint8_t launch_digest[32];
+    /**
+     * The guest policy.
+     */
+    uint32_t policy;
+} libsev_attestation_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -422,6 +636,266 @@ const char *libsev_fw_error_description(uint32_t fw_error);
  * process-wide. The callback may be called from any thread that calls into libsev.
  */
 void libsev_set_log_callback(libsev_log_callback callback, void *user, libsev_log_level max_level);
+
+/**
+ * Verify a platform certificate chain as a guest owner must before trusting its PDH.
+ *
+ * Inputs (wire formats, `sev-spec` §5):
+ * * `pdh`: the PDH certificate (2084 bytes);
+ * * `plat_certs`: `PEK ‖ OCA ‖ CEK` (3 × 2084 bytes), the layout PDH_CERT_EXPORT returns;
+ * * `cek`: optional (NULL, 0): a CEK (2084 bytes) replacing the one in `plat_certs` — the
+ *   firmware's exported CEK is unsigned; pass the one AMD's key server signed for this chip;
+ * * `ask_ark`: `ASK ‖ ARK` as AMD distributes them (1664 bytes Naples, 3200 later);
+ * * `flags`: 0 or `LIBSEV_VERIFY_ALLOW_TEST_ROOT`.
+ *
+ * Returns `LIBSEV_STATUS_OK` only if every link verifies and the root is one of AMD's (or
+ * the test root, when allowed). Failures: `LIBSEV_STATUS_BAD_CERTIFICATE`,
+ * `LIBSEV_STATUS_BAD_SIGNATURE`, `LIBSEV_STATUS_CHAIN_BROKEN` (the message names the link),
+ * `LIBSEV_STATUS_UNKNOWN_ROOT`, `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`; argument errors
+ * (`NULL_ARGUMENT`, `INVALID_LENGTH`, `INVALID_ARGUMENT` for unknown flags).
+ *
+ * `out` may be NULL. It is written whenever the inputs had the right sizes, i.e. on success
+ * and on every verification failure (that is what it is for), never on argument errors.
+ *
+ * # Safety
+ * Every non-NULL pointer must point to the number of readable bytes given with it; `out` and
+ * `err` must be NULL or point to writable objects of their types.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify(const uint8_t *pdh,
+                                  size_t pdh_len,
+                                  const uint8_t *plat_certs,
+                                  size_t plat_certs_len,
+                                  const uint8_t *cek,
+                                  size_t cek_len,
+                                  const uint8_t *ask_ark,
+                                  size_t ask_ark_len,
+                                  uint32_t flags,
+                                  struct libsev_chain_result *out,
+                                  struct libsev_error *err);
+
+/**
+ * Like `libsev_chain_verify`, for chains stored as one blob:
+ * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK` (4 × 2084 bytes) with `ask_ark` = `ASK ‖ ARK`, or
+ * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0.
+ *
+ * # Safety
+ * As for `libsev_chain_verify`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify_blob(const uint8_t *chain,
+                                       size_t chain_len,
+                                       const uint8_t *ask_ark,
+                                       size_t ask_ark_len,
+                                       uint32_t flags,
+                                       struct libsev_chain_result *out,
+                                       struct libsev_error *err);
+
+/**
+ * A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
+ */
+const char *libsev_chain_link_str(uint32_t link);
+
+/**
+ * Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
+ * `policy`. The PDH is sanity-checked (version, usage PDH, ECDH algorithm, P-384 point),
+ * not signature-checked: verify the chain with `libsev_chain_verify` first. Policy bits 6–15
+ * must be 0 (`LIBSEV_STATUS_INVALID_ARGUMENT`). `*out` is set only on success.
+ *
+ * # Safety
+ * `pdh` must point to `pdh_len` readable bytes; `out` to a writable pointer; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_new(const uint8_t *pdh,
+                                       size_t pdh_len,
+                                       uint32_t policy,
+                                       struct libsev_owner_session **out,
+                                       struct libsev_error *err);
+
+/**
+ * Copy the owner's GODH certificate (2084 bytes) for LAUNCH_START into `buf`. Two-call size
+ * query: a NULL or short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in
+ * `*out_len`. A session restored by `_import` has none (`LIBSEV_STATUS_INVALID_STATE`).
+ *
+ * # Safety
+ * `session` must be NULL or a live handle; `buf` NULL or `len` writable bytes; `out_len`
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_godh(const struct libsev_owner_session *session,
+                                        uint8_t *buf,
+                                        size_t len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
+
+/**
+ * Copy the 128-byte session blob for LAUNCH_START into `buf` (same buffer rules as `_godh`).
+ *
+ * # Safety
+ * As for `libsev_owner_session_godh`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_blob(const struct libsev_owner_session *session,
+                                        uint8_t *buf,
+                                        size_t len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
+
+/**
+ * Add the next `len` bytes that the hypervisor passes to LAUNCH_UPDATE_DATA (or
+ * LAUNCH_UPDATE_VMSA) to the expected launch digest, in the same order. `data` may be NULL
+ * when `len` is 0. Refused (`LIBSEV_STATUS_INVALID_STATE`) after a measurement verified or
+ * after `_set_launch_digest`.
+ *
+ * # Safety
+ * `session` NULL or a live handle not used by another thread; `data` readable for `len`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_measure_update(struct libsev_owner_session *session,
+                                                  const uint8_t *data,
+                                                  size_t len,
+                                                  struct libsev_error *err);
+
+/**
+ * Use a launch digest (SHA-256, 32 bytes) computed elsewhere instead of `_measure_update`.
+ *
+ * # Safety
+ * `session` NULL or a live handle not used by another thread; `digest` 32 readable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_set_launch_digest(struct libsev_owner_session *session,
+                                                     const uint8_t *digest,
+                                                     struct libsev_error *err);
+
+/**
+ * Write the launch digest so far (32 bytes) to `digest_out`.
+ *
+ * # Safety
+ * `session` NULL or a live handle; `digest_out` 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_launch_digest(const struct libsev_owner_session *session,
+                                                 uint8_t *digest_out,
+                                                 struct libsev_error *err);
+
+/**
+ * Verify LAUNCH_MEASURE's output (`measurement`, 48 bytes: MEASURE ‖ MNONCE) made by firmware
+ * API `api_major.api_minor`, build `build` (from PLATFORM_STATUS), against this session's TIK,
+ * policy and launch digest. API versions before 0.17 use the older formula without the
+ * version prefix.
+ *
+ * `LIBSEV_STATUS_MEASUREMENT_MISMATCH` when it does not match. `expected_out` (may be NULL,
+ * else 32 writable bytes) receives the expected MEASURE on success *and* on a mismatch (the
+ * one exception to "nothing written on failure": it is the diagnosis). Verifying again after
+ * success is allowed for the same measurement only (`LIBSEV_STATUS_INVALID_STATE` otherwise).
+ *
+ * # Safety
+ * `session` NULL or a live handle not used by another thread; `measurement` 48 readable
+ * bytes; `expected_out` NULL or 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_verify_measurement(struct libsev_owner_session *session,
+                                                      uint8_t api_major,
+                                                      uint8_t api_minor,
+                                                      uint8_t build,
+                                                      const uint8_t *measurement,
+                                                      uint8_t *expected_out,
+                                                      struct libsev_error *err);
+
+/**
+ * Package a launch secret for LAUNCH_SECRET: the 52-byte header into `hdr_out` and the
+ * ciphertext into `trans_buf` (`*trans_out_len` = its length, which is also the `guest_len`
+ * and `trans_len` to pass to the firmware). Fresh random IV each call.
+ *
+ * Only after `_verify_measurement` succeeded (`LIBSEV_STATUS_INVALID_STATE` otherwise).
+ * Lengths: `secret_len` must be > 0, a multiple of 16 and ≤ `LIBSEV_SECRET_MAX_LEN`, unless
+ * `flags` has `LIBSEV_SECRET_PAD` (zero-pad to a multiple of 16; the padded length must still
+ * fit); otherwise `LIBSEV_STATUS_INVALID_LENGTH`. A NULL or short `trans_buf` gives
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the needed size in `*trans_out_len`. Nothing is
+ * written to `hdr_out` or `trans_buf` on failure.
+ *
+ * # Safety
+ * `session` NULL or a live handle; `secret` readable for `secret_len`; `hdr_out` 52 writable
+ * bytes; `trans_buf` NULL or `trans_len` writable bytes; `trans_out_len` writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_package_secret(const struct libsev_owner_session *session,
+                                                  const uint8_t *secret,
+                                                  size_t secret_len,
+                                                  uint32_t flags,
+                                                  uint8_t *hdr_out,
+                                                  uint8_t *trans_buf,
+                                                  size_t trans_len,
+                                                  size_t *trans_out_len,
+                                                  struct libsev_error *err);
+
+/**
+ * Export the session's state (TEK, TIK, policy, PDH hash; versioned, with a checksum) so that
+ * another process can `_import` it. **The bytes are SECRET**: whoever holds them can forge
+ * measurements and read or forge this guest's launch secrets. Protect them like a private key
+ * and wipe them after use. Buffer rules as for `_godh`.
+ *
+ * # Safety
+ * As for `libsev_owner_session_godh`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_export(const struct libsev_owner_session *session,
+                                          uint8_t *buf,
+                                          size_t len,
+                                          size_t *out_len,
+                                          struct libsev_error *err);
+
+/**
+ * Restore a session from `_export` output. The restored session has no GODH certificate or
+ * blob and an empty launch digest; it can measure, verify and package secrets. Damaged,
+ * truncated or unknown-version state gives `LIBSEV_STATUS_BAD_STATE_BLOB`.
+ *
+ * # Safety
+ * `state` readable for `state_len`; `out` a writable pointer; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_import(const uint8_t *state,
+                                          size_t state_len,
+                                          struct libsev_owner_session **out,
+                                          struct libsev_error *err);
+
+/**
+ * Free a session (NULL is a no-op); its keys are wiped.
+ *
+ * # Safety
+ * `session` must be NULL or a handle from `_new`/`_import`, not freed before and not used
+ * afterwards.
+ */
+void libsev_owner_session_free(struct libsev_owner_session *session);
+
+/**
+ * The message of the session's last failure ("" if none); valid until the next call on the
+ * same handle. NULL `session` gives "".
+ *
+ * # Safety
+ * `session` must be NULL or a live handle.
+ */
+const char *libsev_owner_session_last_error(const struct libsev_owner_session *session);
+
+/**
+ * Verify a legacy attestation report (208 bytes, from the ATTESTATION command) with the PEK
+ * certificate (2084 bytes) of a chain that `libsev_chain_verify` accepted, and write its
+ * contents to `out` (on success only). Failures: `LIBSEV_STATUS_INVALID_LENGTH`,
+ * `LIBSEV_STATUS_BAD_CERTIFICATE` (not a usable PEK), `LIBSEV_STATUS_BAD_SIGNATURE`.
+ * Compare `out->mnonce` with the nonce you sent and `out->launch_digest` with your expected
+ * digest.
+ *
+ * # Safety
+ * `report` and `pek_cert` readable for their lengths; `out` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_attestation_verify(const uint8_t *report,
+                                        size_t report_len,
+                                        const uint8_t *pek_cert,
+                                        size_t pek_cert_len,
+                                        struct libsev_attestation_info *out,
+                                        struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

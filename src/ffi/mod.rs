@@ -15,6 +15,9 @@
 // contract that each exported function documents; they are the checked boundary by design.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod certs;
+pub mod owner;
+
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};
 use std::ffi::{CStr, CString, c_char, c_void};

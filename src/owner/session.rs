@@ -141,6 +141,12 @@ impl Session {
         }
     }
 
+    /// The transport keys, for tests that play the firmware's part.
+    #[cfg(test)]
+    pub(crate) fn keys_for_tests(&self) -> &TransportKeys {
+        &self.keys
+    }
+
     /// The guest policy this session was made for.
     pub fn policy(&self) -> u32 {
         self.policy
@@ -248,6 +254,18 @@ impl Session {
         Ok(measure)
     }
 
+    /// `INVALID_STATE` unless a measurement verified with this session.
+    pub fn require_measured(&self) -> Result<()> {
+        if self.verified.is_none() {
+            return Err(Error::new(
+                Status::LIBSEV_STATUS_INVALID_STATE,
+                "package_secret: no launch measurement has been verified with this session; \
+                 a secret must only go to a guest whose measurement checked out",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether a measurement verified with this session.
     pub fn is_measured(&self) -> bool {
         self.verified.is_some()
@@ -257,13 +275,8 @@ impl Session {
     /// fresh random IV). Only after [`Session::verify_measurement`] succeeded
     /// (`INVALID_STATE` otherwise). Length rules: see [`secret`].
     pub fn package_secret(&self, plaintext: &[u8], options: SecretOptions) -> Result<LaunchSecret> {
-        let Some(v) = self.verified else {
-            return Err(Error::new(
-                Status::LIBSEV_STATUS_INVALID_STATE,
-                "package_secret: no launch measurement has been verified with this session; \
-                 a secret must only go to a guest whose measurement checked out",
-            ));
-        };
+        self.require_measured()?;
+        let v = self.verified.expect("checked above");
         let iv = random16();
         let measure = v.version.has_measure_context().then_some(&v.measure);
         secret::seal(&self.keys, &iv, plaintext, options, measure)
