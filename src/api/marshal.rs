@@ -1,0 +1,152 @@
+//! Marshalling helpers shared by the platform and guest commands: length checks for the
+//! kernel's 32-bit length fields, user addresses, the two-call length query, and the one
+//! place where a command's result is logged and turned into an [`Error`].
+
+use crate::error::{Error, Result};
+use crate::log::Level;
+use crate::sev_log;
+use crate::status::{Command, Status, fw};
+use crate::transport::Errno;
+
+/// A caller-supplied length for a 32-bit length field of a kernel struct.
+pub(crate) fn len_u32(command: Command, what: &str, len: usize) -> Result<u32> {
+    u32::try_from(len).map_err(|_| {
+        Error::new(
+            Status::LIBSEV_STATUS_INVALID_LENGTH,
+            format!(
+                "{}: {what} is {len} bytes, more than the kernel's 32-bit length field holds",
+                command.name()
+            ),
+        )
+        .with_command(command)
+    })
+}
+
+/// The user address of a byte slice: 0 for an empty slice (the kernel treats a zero address as
+/// "absent"; an empty slice's dangling pointer must never reach it).
+pub(crate) fn uaddr(s: &[u8]) -> u64 {
+    if s.is_empty() { 0 } else { s.as_ptr() as u64 }
+}
+
+/// A required pointer argument: NULL is `LIBSEV_STATUS_NULL_ARGUMENT`.
+pub(crate) fn non_null<T>(command: Command, what: &str, p: *const T) -> Result<u64> {
+    if p.is_null() {
+        return Err(Error::new(
+            Status::LIBSEV_STATUS_NULL_ARGUMENT,
+            format!("{}: {what} is NULL", command.name()),
+        )
+        .with_command(command));
+    }
+    Ok(p as u64)
+}
+
+/// Whether a failed length-query call gave its answer: the kernel reports the needed length by
+/// failing with `EIO` and firmware status `INVALID_LENGTH` (`sev-spec` §1.7).
+pub(crate) fn is_length_answer(r: &Result<(), Errno>, fw_error: u32) -> bool {
+    matches!(r, Err(e) if *e == libc::EIO) && fw_error == fw::INVALID_LENGTH
+}
+
+/// Log a command's result (DEBUG on success, WARN on failure) and map a failure to an
+/// [`Error`] with both channels. `detail` adds non-secret context to the success line.
+pub(crate) fn finish(
+    command: Command,
+    r: Result<(), Errno>,
+    fw_error: u32,
+    detail: impl FnOnce() -> String,
+) -> Result<()> {
+    finish_hinted(command, r, fw_error, None, detail)
+}
+
+/// [`finish`], adding `enotty_hint` to the message when the kernel refused with `ENOTTY`
+/// before the firmware ran.
+pub(crate) fn finish_hinted(
+    command: Command,
+    r: Result<(), Errno>,
+    fw_error: u32,
+    enotty_hint: Option<&str>,
+    detail: impl FnOnce() -> String,
+) -> Result<()> {
+    match r {
+        Ok(()) => {
+            sev_log!(
+                Level::LIBSEV_LOG_DEBUG,
+                "{}: ok{}",
+                command.name(),
+                detail()
+            );
+            Ok(())
+        }
+        Err(errno) => {
+            let mut e = Error::from_command(command, errno, fw_error);
+            if let Some(h) = enotty_hint.filter(|_| errno == libc::ENOTTY && fw_error == 0) {
+                e.message.push_str(h);
+            }
+            sev_log!(Level::LIBSEV_LOG_WARN, "{}", e.message);
+            Err(e)
+        }
+    }
+}
+
+/// The result of the query half of a two-call command: `Ok(())` if the kernel answered the
+/// query (EIO + INVALID_LENGTH, or — tolerated — success), the mapped error otherwise.
+pub(crate) fn finish_query(
+    command: Command,
+    r: Result<(), Errno>,
+    fw_error: u32,
+    enotty_hint: Option<&str>,
+    answer: impl FnOnce() -> String,
+) -> Result<()> {
+    if r.is_ok() || is_length_answer(&r, fw_error) {
+        sev_log!(
+            Level::LIBSEV_LOG_DEBUG,
+            "{}: length query: {}",
+            command.name(),
+            answer()
+        );
+        return Ok(());
+    }
+    finish_hinted(command, r, fw_error, enotty_hint, String::new)
+}
+
+/// A length reported by a query must be usable (non-zero and no larger than `max`).
+pub(crate) fn reported_len(command: Command, what: &str, len: u32, max: usize) -> Result<usize> {
+    let n = len as usize;
+    if n == 0 || n > max {
+        return Err(Error::new(
+            Status::LIBSEV_STATUS_FW_INVALID_LENGTH,
+            format!(
+                "{}: the length query reported {n} bytes for {what} (expected 1..={max})",
+                command.name()
+            ),
+        )
+        .with_command(command));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_answer_needs_eio_and_invalid_length() {
+        assert!(is_length_answer(&Err(libc::EIO), 4));
+        assert!(!is_length_answer(&Err(libc::EIO), 1));
+        assert!(!is_length_answer(&Err(libc::EINVAL), 4));
+        assert!(!is_length_answer(&Ok(()), 4));
+    }
+
+    #[test]
+    fn lengths_beyond_u32_are_refused() {
+        let c = Command::LIBSEV_CMD_LAUNCH_SECRET;
+        assert_eq!(len_u32(c, "x", 7).unwrap(), 7);
+        if usize::BITS > 32 {
+            let e = len_u32(c, "trans", 1usize << 32).unwrap_err();
+            assert_eq!(e.status, Status::LIBSEV_STATUS_INVALID_LENGTH);
+            assert_eq!(e.command, c);
+            assert!(e.message.contains("trans"), "{}", e.message);
+        }
+        assert_eq!(uaddr(&[]), 0);
+        assert_ne!(uaddr(&[1]), 0);
+    }
+}
