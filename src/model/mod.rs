@@ -6,8 +6,23 @@
 //! [`ModelVm`] that plays KVM's part of `KVM_MEMORY_ENCRYPT_OP` and the firmware's guest
 //! commands. Both read and write the very same uaddr-bearing kernel structs as the kernel.
 
+mod channel;
+mod crypto;
+mod devsev;
+mod fw;
+mod guest;
+mod identity;
+mod memcrypt;
+mod migrate;
 mod platform;
+mod store;
+mod uaccess;
 mod vm;
+mod vm_cmds;
+mod vm_migrate;
+
+/// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
+pub(crate) type FwResult<T> = std::result::Result<T, u32>;
 
 pub use platform::ModelPlatform;
 pub use vm::ModelVm;

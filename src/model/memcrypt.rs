@@ -1,0 +1,367 @@
+//! Guest memory encryption in the model (design.md §2, sev-spec §4.12).
+//!
+//! Real hardware encrypts guest memory in the memory controller with a cipher nobody can
+//! reproduce. The model uses AES-128 in XTS style with the address as tweak: the VEK is two
+//! AES-128 keys (data key K1, tweak key K2); each 4 KiB page at address `P` has the tweak
+//! `T = AES(K2, LE128(P))`, and the 16-byte block `j` of the page is
+//! `C = AES(K1, M ⊕ T·αʲ) ⊕ T·αʲ` (multiplication in GF(2¹²⁸) as in IEEE 1619). So the
+//! ciphertext depends on the key and on the address of every 16-byte granule, and every data
+//! path works on 16-byte granules, as on real hardware. The address is the host virtual
+//! address of the guest memory (the model has no physical addresses).
+//!
+//! LAUNCH_UPDATE_DATA must hash the plaintext (one SHA-256 chain, the bottleneck) and encrypt
+//! it in place; [`measure_and_encrypt`] hashes on the calling thread while a second thread
+//! encrypts the pages already hashed, a chunk behind.
+
+use aes::Aes128;
+use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArray};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The granule of the address tweak.
+pub(crate) const PAGE: usize = 4096;
+const BLOCKS_PER_PAGE: usize = PAGE / 16;
+
+type Block = GenericArray<u8, aes::cipher::consts::U16>;
+
+/// A guest's memory encryption key (VEK). The AES key schedules are wiped on drop (the `aes`
+/// crate's `zeroize` feature).
+pub(crate) struct Vek {
+    data: Aes128,
+    tweak: Aes128,
+}
+
+impl std::fmt::Debug for Vek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vek(..)")
+    }
+}
+
+#[inline(always)]
+fn mul_alpha(t: u128) -> u128 {
+    (t << 1) ^ (((t >> 127) as u128) * 0x87)
+}
+
+#[inline(always)]
+fn xor_tweaks(seg: &mut [u8], tweaks: &[u128]) {
+    for (c, t) in seg.chunks_exact_mut(16).zip(tweaks) {
+        let v = u128::from_le_bytes(c.try_into().expect("16 bytes")) ^ t;
+        c.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn as_blocks(seg: &mut [u8]) -> &mut [Block] {
+    debug_assert_eq!(seg.len() % 16, 0);
+    // SAFETY: `Block` is a `GenericArray<u8, U16>`: 16 bytes, alignment 1, no invalid bit
+    // patterns; `seg.len()` is a multiple of 16, so the cast covers exactly `seg`, and the
+    // returned borrow has the lifetime of the `&mut` it came from.
+    unsafe { std::slice::from_raw_parts_mut(seg.as_mut_ptr().cast::<Block>(), seg.len() / 16) }
+}
+
+impl Vek {
+    /// A VEK from 32 random bytes (K1 ‖ K2).
+    pub(crate) fn from_bytes(k: &[u8; 32]) -> Vek {
+        Vek {
+            data: Aes128::new(GenericArray::from_slice(&k[..16])),
+            tweak: Aes128::new(GenericArray::from_slice(&k[16..])),
+        }
+    }
+
+    fn page_tweak(&self, page: u64) -> u128 {
+        let mut b = Block::from((page as u128).to_le_bytes());
+        self.tweak.encrypt_block(&mut b);
+        u128::from_le_bytes(b.into())
+    }
+
+    /// Encrypt (`enc`) or decrypt `buf` in place, `addr` being the guest address of `buf[0]`.
+    /// Both must be multiples of 16 (the firmware checks before calling).
+    pub(crate) fn crypt_in_place(&self, addr: u64, buf: &mut [u8], enc: bool) {
+        assert!(
+            addr % 16 == 0 && buf.len() % 16 == 0,
+            "memory cipher works on 16-byte granules"
+        );
+        let mut tweaks = [0u128; BLOCKS_PER_PAGE];
+        let mut off = 0usize;
+        while off < buf.len() {
+            let a = addr.wrapping_add(off as u64);
+            let in_page = (a as usize) & (PAGE - 1);
+            let n = (PAGE - in_page).min(buf.len() - off);
+            let seg = &mut buf[off..off + n];
+            let mut t = self.page_tweak(a & !(PAGE as u64 - 1));
+            for _ in 0..in_page / 16 {
+                t = mul_alpha(t);
+            }
+            let nb = n / 16;
+            for tw in tweaks.iter_mut().take(nb) {
+                *tw = t;
+                t = mul_alpha(t);
+            }
+            xor_tweaks(seg, &tweaks[..nb]);
+            if enc {
+                self.data.encrypt_blocks(as_blocks(seg));
+            } else {
+                self.data.decrypt_blocks(as_blocks(seg));
+            }
+            xor_tweaks(seg, &tweaks[..nb]);
+            off += n;
+        }
+    }
+
+    /// Like [`Vek::crypt_in_place`] but from `src` into `dst` (same length), `addr` being
+    /// the guest address that gives the tweak (the source for decryption, the destination
+    /// for encryption).
+    pub(crate) fn crypt_copy(&self, addr: u64, src: &[u8], dst: &mut [u8], enc: bool) {
+        assert_eq!(src.len(), dst.len());
+        let mut off = 0usize;
+        while off < src.len() {
+            let a = addr.wrapping_add(off as u64);
+            let n = (PAGE - ((a as usize) & (PAGE - 1))).min(src.len() - off);
+            dst[off..off + n].copy_from_slice(&src[off..off + n]);
+            self.crypt_in_place(a, &mut dst[off..off + n], enc);
+            off += n;
+        }
+    }
+}
+
+/// Guest memory at a host address, as a slice.
+///
+/// # Safety
+/// `[addr, addr + len)` must be mapped, writable memory of this process that nothing else
+/// accesses while the slice lives (the transport's `encrypt_op` contract).
+pub(crate) unsafe fn guest_mem<'a>(addr: u64, len: usize) -> &'a mut [u8] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: the caller guarantees the range is valid and exclusively ours.
+    unsafe { std::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
+}
+
+/// Hash `data` into `ld`, prefetching a page ahead (the one serial SHA-256 chain is the
+/// bottleneck of LAUNCH_UPDATE_DATA; streaming from memory loses speed without it).
+fn hash_with_prefetch(ld: &mut Sha256, data: &[u8]) {
+    for (i, page) in data.chunks(PAGE).enumerate() {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(next) = data.get((i + 1) * PAGE..) {
+            let p = next.as_ptr();
+            for line in (0..next.len().min(PAGE)).step_by(64) {
+                // SAFETY: a prefetch is only a hint and never faults; the address is inside
+                // `next`, and SSE is part of the x86_64 baseline.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        p.add(line).cast(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+        ld.update(page);
+    }
+}
+
+/// Below this size the launch update runs on the calling thread (page by page: hash, then
+/// encrypt while the page is in L1).
+const PIPELINE_MIN: usize = 4 << 20;
+/// The hashing thread publishes its progress every `CHUNK` bytes.
+const CHUNK: usize = 128 << 10;
+
+/// LAUNCH_UPDATE_DATA's work: feed the plaintext of `[addr, addr + len)` into the launch
+/// digest, in order, and encrypt it in place with the guest key.
+///
+/// # Safety
+/// As [`guest_mem`]; `addr` and `len` are multiples of 16.
+pub(crate) unsafe fn measure_and_encrypt(vek: &Vek, ld: &mut Sha256, addr: u64, len: usize) {
+    let two_cores = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    if len < PIPELINE_MIN || !two_cores {
+        // SAFETY: the caller's contract.
+        let mem = unsafe { guest_mem(addr, len) };
+        let mut off = 0;
+        while off < len {
+            let a = addr + off as u64;
+            let n = (PAGE - (a as usize & (PAGE - 1))).min(len - off);
+            ld.update(&mem[off..off + n]);
+            vek.crypt_in_place(a, &mut mem[off..off + n], true);
+            off += n;
+        }
+        return;
+    }
+    // Pipeline: this thread hashes chunk by chunk and publishes how far it got; the helper
+    // encrypts everything below that mark. The two never touch the same bytes at once: the
+    // hasher reads [hashed, hashed + CHUNK) while the encrypter writes below `hashed`.
+    let hashed = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let encrypter = s.spawn(|| {
+            let mut done = 0usize;
+            while done < len {
+                let upto = loop {
+                    let h = hashed.load(Ordering::Acquire);
+                    if h > done {
+                        break h;
+                    }
+                    std::thread::park();
+                };
+                // SAFETY: [done, upto) is part of the caller's range and the hasher has
+                // finished reading it (Acquire pairs with its Release store); nobody else
+                // touches it.
+                let mem = unsafe { guest_mem(addr + done as u64, upto - done) };
+                vek.crypt_in_place(addr + done as u64, mem, true);
+                done = upto;
+            }
+        });
+        let waker = encrypter.thread().clone();
+        let mut off = 0usize;
+        while off < len {
+            let n = CHUNK.min(len - off);
+            // SAFETY: [off, off + n) is part of the caller's range and above everything the
+            // encrypter may touch (it stops at the last published mark, which is `off`).
+            let chunk = unsafe { guest_mem(addr + off as u64, n) };
+            hash_with_prefetch(ld, chunk);
+            off += n;
+            hashed.store(off, Ordering::Release);
+            waker.unpark();
+        }
+        encrypter.join().expect("the encrypting thread does not panic");
+    });
+}
+
+/// Above this size a debug or migration range is split over two threads.
+const PARALLEL_MIN: usize = 8 << 20;
+
+/// Encrypt (`enc`) plaintext at `src` into guest-key ciphertext at `dst`, or decrypt
+/// ciphertext at `src` into plaintext at `dst`; the tweak address is `dst` when encrypting
+/// and `src` when decrypting (the encrypted side). Large ranges use two threads.
+///
+/// # Safety
+/// Both ranges must be valid memory of this process that nothing else accesses during the
+/// call; `src`, `dst` and `len` are multiples of 16.
+pub(crate) unsafe fn crypt_range(vek: &Vek, src: u64, dst: u64, len: usize, enc: bool) {
+    let tweak = if enc { dst } else { src };
+    let disjoint = src.saturating_add(len as u64) <= dst || dst.saturating_add(len as u64) <= src;
+    if src != dst && !disjoint {
+        // Overlapping ranges: read the whole source first.
+        // SAFETY: the caller's contract; the slice is dropped before `dst` is written.
+        let tmp = unsafe { guest_mem(src, len) }.to_vec();
+        // SAFETY: the caller's contract.
+        vek.crypt_copy(tweak, &tmp, unsafe { guest_mem(dst, len) }, enc);
+        return;
+    }
+    let work = |off: usize, n: usize| {
+        let t = tweak + off as u64;
+        if src == dst {
+            // SAFETY: the caller's contract; each thread gets a disjoint part.
+            let m = unsafe { guest_mem(dst + off as u64, n) };
+            vek.crypt_in_place(t, m, enc);
+        } else {
+            // SAFETY: as above; the source and destination do not overlap.
+            let (s, d) = unsafe {
+                (
+                    &*guest_mem(src + off as u64, n),
+                    guest_mem(dst + off as u64, n),
+                )
+            };
+            vek.crypt_copy(t, s, d, enc);
+        }
+    };
+    let two_cores = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    if len >= PARALLEL_MIN && two_cores {
+        let half = (len / 2) & !(PAGE - 1);
+        std::thread::scope(|s| {
+            s.spawn(|| work(0, half));
+            work(half, len - half);
+        });
+    } else {
+        work(0, len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vek(seed: u8) -> Vek {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = seed.wrapping_mul(31).wrapping_add(i as u8);
+        }
+        Vek::from_bytes(&k)
+    }
+
+    #[test]
+    fn xts_known_answer_ieee1619_vector_2() {
+        // IEEE 1619 XTS-AES-128 vector 2: key1 = 11.., key2 = 22.., data unit 0x3333333333,
+        // plaintext 44.. (32 bytes). Our page tweak is AES(K2, LE128(page address)), so the
+        // vector's data-unit number stands in for the page address.
+        let mut k = [0x11u8; 32];
+        k[16..].fill(0x22);
+        let v = Vek::from_bytes(&k);
+        let mut t = v.page_tweak(0x3333333333);
+        let mut buf = [0x44u8; 32];
+        let mut tweaks = [0u128; 2];
+        for tw in tweaks.iter_mut() {
+            *tw = t;
+            t = mul_alpha(t);
+        }
+        xor_tweaks(&mut buf, &tweaks);
+        v.data.encrypt_blocks(as_blocks(&mut buf));
+        xor_tweaks(&mut buf, &tweaks);
+        let want = "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0";
+        let got: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn ciphertext_depends_on_key_and_address_and_round_trips() {
+        let v = vek(1);
+        let plain: Vec<u8> = (0..3 * PAGE).map(|i| (i * 7) as u8).collect();
+        let mut a = plain.clone();
+        v.crypt_in_place(0x10000, &mut a, true);
+        assert_ne!(a, plain);
+        // Same plaintext at another address, or with another key: other ciphertext.
+        let mut b = plain.clone();
+        v.crypt_in_place(0x20000, &mut b, true);
+        assert_ne!(a[..16], b[..16]);
+        let mut c = plain.clone();
+        vek(2).crypt_in_place(0x10000, &mut c, true);
+        assert_ne!(a[..16], c[..16]);
+        // Equal plaintext blocks within a page encrypt differently.
+        let mut z = vec![0u8; 64];
+        v.crypt_in_place(0x30000, &mut z, true);
+        assert_ne!(z[..16], z[16..32]);
+        // Decryption restores, also for a sub-range starting mid-page.
+        let mut d = a.clone();
+        v.crypt_in_place(0x10000, &mut d, false);
+        assert_eq!(d, plain);
+        let mut part = a[0x7F0..0x1810].to_vec();
+        v.crypt_in_place(0x10000 + 0x7F0, &mut part, false);
+        assert_eq!(part[..], plain[0x7F0..0x1810]);
+        // Encrypting a sub-range equals the same bytes of the whole.
+        let mut sub = plain[0x1230..0x2340].to_vec();
+        v.crypt_in_place(0x11230, &mut sub, true);
+        assert_eq!(sub[..], a[0x1230..0x2340]);
+        // The copying variant agrees with the in-place one.
+        let mut out = vec![0u8; plain.len() - 0x40];
+        v.crypt_copy(0x10040, &plain[0x40..], &mut out, true);
+        assert_eq!(out[..], a[0x40..]);
+    }
+
+    #[test]
+    fn pipelined_launch_update_equals_the_serial_one() {
+        let v = vek(3);
+        let len = PIPELINE_MIN + 5 * CHUNK + 48;
+        let plain: Vec<u8> = (0..len).map(|i| (i ^ (i >> 9)) as u8).collect();
+        let mut mem = plain.clone();
+        let addr = mem.as_mut_ptr() as u64;
+        let mut ld = Sha256::new();
+        let addr16 = addr.next_multiple_of(16);
+        let skip = (addr16 - addr) as usize;
+        let n = (len - skip) & !15;
+        // SAFETY: the range lies inside `mem`, which nothing else touches.
+        unsafe { measure_and_encrypt(&v, &mut ld, addr16, n) };
+        assert_eq!(ld.finalize()[..], Sha256::digest(&plain[skip..skip + n])[..]);
+        let mut expect = plain[skip..skip + n].to_vec();
+        v.crypt_in_place(addr16, &mut expect, true);
+        assert_eq!(mem[skip..skip + n], expect[..]);
+        assert_eq!(mem[..skip], plain[..skip]);
+        assert_eq!(mem[skip + n..], plain[skip + n..]);
+    }
+}

@@ -1,0 +1,190 @@
+//! What the kernel does with user memory, for the model playing KVM and the PSP driver:
+//! copying structs and blobs in and out (`EFAULT` on unmapped memory), `psp_copy_user_blob`
+//! (`EINVAL` for a zero address or length, or more than 16 KiB) and `sev_pin_memory`
+//! (`EINVAL` for an empty or wrapping range, `ENOMEM` when pages are not mapped). Mapping is
+//! checked with `mincore(2)`; the transport's safety contract covers the rest (e.g. a
+//! read-only mapping).
+
+use crate::transport::Errno;
+use crate::uapi::SEV_FW_BLOB_MAX_SIZE;
+
+/// The kernel's largest `kmalloc` (bounce buffers sized by the caller fail above it).
+pub(crate) const KMALLOC_MAX: usize = 4 << 20;
+
+/// A failed kernel request: an errno before or without the firmware, or a firmware status
+/// (errno `EIO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    Os(Errno),
+    Fw(u32),
+}
+
+impl Fail {
+    /// The errno the ioctl returns.
+    pub(crate) fn errno(self) -> Errno {
+        match self {
+            Fail::Os(e) => e,
+            Fail::Fw(_) => libc::EIO,
+        }
+    }
+}
+
+impl From<Errno> for Fail {
+    fn from(e: Errno) -> Fail {
+        Fail::Os(e)
+    }
+}
+
+/// Record a firmware command's status in the ioctl's `error` field (as the PSP driver does
+/// for every command it issues) and turn a failure into [`Fail::Fw`].
+pub(crate) fn issued<T>(error: &mut u32, r: super::FwResult<T>) -> Result<T, Fail> {
+    match r {
+        Ok(v) => {
+            *error = 0;
+            Ok(v)
+        }
+        Err(s) => {
+            *error = s;
+            Err(Fail::Fw(s))
+        }
+    }
+}
+
+/// Whether every page of `[addr, addr + len)` is mapped in this process.
+pub(crate) fn mapped(addr: u64, len: u64) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    let mut vec = [0u8; 4096];
+    let mut p = addr & !4095;
+    while p < end {
+        let n = (end - p).min(4096 * 4096);
+        // SAFETY: mincore only reads the page tables of the range; `vec` has room for one
+        // byte per page of `n` bytes (at most 4096 pages).
+        let r = unsafe { libc::mincore(p as usize as *mut libc::c_void, n as usize, vec.as_mut_ptr()) };
+        if r != 0 {
+            // ENOMEM: part of the range is not mapped. Anything else (a sandbox without
+            // mincore) says nothing about the range.
+            return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM);
+        }
+        p += n;
+    }
+    true
+}
+
+/// `copy_from_user` of a plain struct.
+pub(crate) fn read_struct<T: Copy>(addr: u64) -> Result<T, Errno> {
+    if !mapped(addr, std::mem::size_of::<T>() as u64) || addr == 0 {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the range is mapped memory of this process (checked above) that the caller
+    // passed as a `T` (the transport's contract); `read_unaligned` needs no alignment and
+    // `T` is plain old data.
+    Ok(unsafe { std::ptr::read_unaligned(addr as usize as *const T) })
+}
+
+/// `copy_to_user` of a plain struct.
+pub(crate) fn write_struct<T: Copy>(addr: u64, v: &T) -> Result<(), Errno> {
+    if !mapped(addr, std::mem::size_of::<T>() as u64) || addr == 0 {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: as in `read_struct`; the caller's struct is writable by contract.
+    unsafe { std::ptr::write_unaligned(addr as usize as *mut T, *v) };
+    Ok(())
+}
+
+/// `copy_from_user` of `len` bytes.
+pub(crate) fn copy_from_user(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if addr == 0 || !mapped(addr, len as u64) {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: mapped memory of this process that the caller handed over for this command.
+    Ok(unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) }.to_vec())
+}
+
+/// `copy_to_user` of `data`.
+pub(crate) fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), Errno> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    if addr == 0 || !mapped(addr, data.len() as u64) {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: mapped memory of this process that the caller handed over as an output buffer
+    // of at least this length; it does not overlap `data` (a model-owned buffer).
+    unsafe {
+        std::ptr::copy_nonoverlapping(data.as_ptr(), addr as usize as *mut u8, data.len())
+    };
+    Ok(())
+}
+
+/// `psp_copy_user_blob`.
+pub(crate) fn copy_user_blob(addr: u64, len: u32) -> Result<Vec<u8>, Errno> {
+    if addr == 0 || len == 0 || len > SEV_FW_BLOB_MAX_SIZE {
+        return Err(libc::EINVAL);
+    }
+    copy_from_user(addr, len as usize)
+}
+
+/// `sev_pin_memory`: the range must be non-empty, not wrap, and be mapped.
+pub(crate) fn pin(addr: u64, len: u64) -> Result<(), Errno> {
+    if len == 0 || addr.checked_add(len).is_none() {
+        return Err(libc::EINVAL);
+    }
+    if !mapped(addr, len) {
+        return Err(libc::ENOMEM);
+    }
+    Ok(())
+}
+
+/// A zeroed, 16-byte aligned 4 KiB kernel page (the bounce pages of KVM's debug paths).
+pub(crate) struct BouncePage(Box<[u128; 256]>);
+
+impl BouncePage {
+    pub(crate) fn new() -> BouncePage {
+        BouncePage(Box::new([0u128; 256]))
+    }
+    /// Its address, as the model's "physical" address.
+    pub(crate) fn addr(&mut self) -> u64 {
+        self.0.as_mut_ptr() as u64
+    }
+    pub(crate) fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: 256 u128 are 4096 initialised bytes; u8 has no alignment requirement and
+        // the borrow is tied to `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), 4096) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmapped_memory_is_refused_like_the_kernel() {
+        let v = [1u8; 64];
+        assert!(mapped(v.as_ptr() as u64, 64));
+        assert_eq!(copy_from_user(v.as_ptr() as u64, 64).unwrap(), v);
+        assert_eq!(copy_from_user(0, 4).err(), Some(libc::EFAULT));
+        assert_eq!(read_struct::<u64>(0).err(), Some(libc::EFAULT));
+        assert_eq!(copy_user_blob(v.as_ptr() as u64, 0).err(), Some(libc::EINVAL));
+        assert_eq!(copy_user_blob(0, 8).err(), Some(libc::EINVAL));
+        assert_eq!(
+            copy_user_blob(v.as_ptr() as u64, SEV_FW_BLOB_MAX_SIZE + 1).err(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(pin(v.as_ptr() as u64, 0).err(), Some(libc::EINVAL));
+        assert_eq!(pin(u64::MAX - 4, 16).err(), Some(libc::EINVAL));
+        // The zero page is never mapped.
+        assert_eq!(pin(0, 4096).err(), Some(libc::ENOMEM));
+        assert!(pin(v.as_ptr() as u64, 64).is_ok());
+        let mut b = BouncePage::new();
+        assert_eq!(b.addr() % 16, 0);
+        assert!(b.bytes().iter().all(|x| *x == 0));
+    }
+}
