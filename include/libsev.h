@@ -47,6 +47,11 @@
 #define LIBSEV_CHAIN_LINK_COUNT 8
 
 /**
+ * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
+ */
+#define LIBSEV_MNONCE_LEN 16
+
+/**
  * `flags` bit for `libsev_owner_session_package_secret`: zero-pad a secret whose length is not
  * a multiple of 16 up to the next multiple (otherwise such a secret is refused with
  * `LIBSEV_STATUS_INVALID_LENGTH`).
@@ -82,6 +87,47 @@
  * Size of a legacy attestation report.
  */
 #define LIBSEV_ATTESTATION_REPORT_LEN 208
+
+
+
+
+
+
+
+/**
+ * Size of `libsev_model_config.seed`.
+ */
+#define LIBSEV_MODEL_SEED_LEN 32
+
+/**
+ * Size of `libsev_probe_item.reason`, including the terminating NUL.
+ */
+#define LIBSEV_PROBE_REASON_LEN 192
+
+/**
+ * Feature: the KVM transport (`/dev/kvm`, `/dev/sev`) is built in.
+ */
+#define LIBSEV_FEATURE_KVM_TRANSPORT 1
+
+/**
+ * Feature: the built-in model of the SEV firmware is built in.
+ */
+#define LIBSEV_FEATURE_FIRMWARE_MODEL 2
+
+/**
+ * Feature: the guest-owner side (chain verification, session, measurement, secret).
+ */
+#define LIBSEV_FEATURE_OWNER 3
+
+/**
+ * Feature: the migration commands (SEND_*, RECEIVE_*).
+ */
+#define LIBSEV_FEATURE_MIGRATION 4
+
+/**
+ * Feature: the model can keep its platform identity in a state directory.
+ */
+#define LIBSEV_FEATURE_STATE_DIR 5
 
 /**
  * Log levels, from most to least severe.
@@ -513,6 +559,16 @@ typedef uint32_t libsev_command;
 #endif // __cplusplus
 
 /**
+ * One SEV guest: a KVM VM (created by libsev, or the caller's, which libsev never closes) or
+ * a model VM, on a `libsev_platform`.
+ *
+ * Thread safety: use a guest handle from one thread at a time (calls on one handle are
+ * serialised internally, so a mistake costs waiting, not memory safety); distinct guests are
+ * independent and may be used from different threads. A guest keeps its platform alive.
+ */
+typedef struct libsev_guest libsev_guest;
+
+/**
  * A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
  * TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
  * and, after `_verify_measurement`, the verified measurement.
@@ -520,6 +576,16 @@ typedef uint32_t libsev_command;
  * Thread safety: use a handle from one thread at a time; distinct handles are independent.
  */
 typedef struct libsev_owner_session libsev_owner_session;
+
+/**
+ * An SEV platform: the AMD Secure Processor behind `/dev/sev`, or libsev's model of it.
+ *
+ * Thread safety: a platform handle may be used from several threads at once (the firmware
+ * commands are serialised below it), and shared by any number of guests. Each guest keeps
+ * the platform alive, so `libsev_platform_free` may be called before the guests are freed.
+ * `libsev_platform_last_error` reflects the most recent failure on any thread.
+ */
+typedef struct libsev_platform libsev_platform;
 
 /**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
@@ -590,6 +656,25 @@ typedef struct libsev_error {
 } libsev_error;
 
 /**
+ * `GUEST_STATUS` as `libsev_guest_status` returns it.
+ */
+typedef struct libsev_guest_status_info {
+    /**
+     * The firmware handle.
+     */
+    uint32_t handle;
+    /**
+     * The guest policy.
+     */
+    uint32_t policy;
+    /**
+     * Firmware guest state: 0 UNINIT, 1 LUPDATE, 2 LSECRET, 3 RUNNING, 4 SUPDATE,
+     * 5 RUPDATE, 6 SENT.
+     */
+    uint32_t state;
+} libsev_guest_status_info;
+
+/**
  * The verified contents of a legacy attestation report.
  */
 typedef struct libsev_attestation_info {
@@ -606,6 +691,110 @@ typedef struct libsev_attestation_info {
      */
     uint32_t policy;
 } libsev_attestation_info;
+
+/**
+ * How to build a model platform (`libsev_platform_new_emulated`). Fill it with
+ * `libsev_model_config_init` first, then change what you need.
+ */
+typedef struct libsev_model_config {
+    /**
+     * Directory keeping the platform identity (CEK seed, OCA, PEK, PDH, ownership) across
+     * processes; NULL = ephemeral. Read during the call only.
+     */
+    const char *state_dir;
+    /**
+     * `LIBSEV_MODEL_SEED_LEN` (32) bytes making the chip identity and all randomness
+     * deterministic (reproducible tests); NULL = the OS random generator. Read during the call
+     * only.
+     */
+    const uint8_t *seed;
+    /**
+     * Firmware API major version the model reports.
+     */
+    uint8_t api_major;
+    /**
+     * Firmware API minor version the model reports.
+     */
+    uint8_t api_minor;
+    /**
+     * Firmware build the model reports.
+     */
+    uint8_t build;
+    /**
+     * Number of SEV ASIDs (guests that can be active at once), at least 1.
+     */
+    uint32_t asids;
+} libsev_model_config;
+
+/**
+ * `PLATFORM_STATUS` as `libsev_platform_status` returns it.
+ */
+typedef struct libsev_platform_status_info {
+    /**
+     * Firmware API major version.
+     */
+    uint8_t api_major;
+    /**
+     * Firmware API minor version.
+     */
+    uint8_t api_minor;
+    /**
+     * Firmware build.
+     */
+    uint8_t build;
+    /**
+     * Platform state: 0 UNINIT, 1 INIT, 2 WORKING.
+     */
+    uint8_t state;
+    /**
+     * The OCA was imported by an owner (PEK_CERT_IMPORT) rather than self-signed.
+     */
+    bool owned_externally;
+    /**
+     * The platform was initialised with SEV-ES enabled.
+     */
+    bool config_es;
+    /**
+     * Number of guests the firmware holds.
+     */
+    uint32_t guest_count;
+} libsev_platform_status_info;
+
+/**
+ * One item of `libsev_probe`.
+ */
+typedef struct libsev_probe_item {
+    /**
+     * Whether the item is usable.
+     */
+    bool available;
+    /**
+     * The errno that made it unavailable (0 when available or not checked).
+     */
+    int32_t os_errno;
+    /**
+     * A NUL-terminated sentence saying why.
+     */
+    char reason[LIBSEV_PROBE_REASON_LEN];
+} libsev_probe_item;
+
+/**
+ * What `libsev_probe` found on this host.
+ */
+typedef struct libsev_probe_result {
+    /**
+     * `/dev/kvm` exists and opens read-write.
+     */
+    struct libsev_probe_item kvm;
+    /**
+     * KVM has SEV enabled (`KVM_MEMORY_ENCRYPT_OP` probe on a scratch VM).
+     */
+    struct libsev_probe_item kvm_sev;
+    /**
+     * `/dev/sev` exists and opens read-write.
+     */
+    struct libsev_probe_item sev_device;
+} libsev_probe_result;
 
 #ifdef __cplusplus
 extern "C" {
@@ -695,6 +884,418 @@ libsev_status libsev_chain_verify_blob(const uint8_t *chain,
  * A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
  */
 const char *libsev_chain_link_str(uint32_t link);
+
+/**
+ * Create a guest on a new VM: KVM platforms open `/dev/kvm` and create a VM of the default
+ * type (the VM fd belongs to the guest and is closed by `libsev_guest_free`); model platforms
+ * create a model VM (`libsev_guest_vm_fd` gives -1). `*out` is set only on success.
+ *
+ * Statuses: `LIBSEV_STATUS_NO_DEVICE` (no `/dev/kvm`), `LIBSEV_STATUS_PERMISSION_DENIED`,
+ * `LIBSEV_STATUS_OS_ERROR`, `LIBSEV_STATUS_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_new(const struct libsev_platform *platform,
+                               struct libsev_guest **out,
+                               struct libsev_error *err);
+
+/**
+ * Create a guest on the caller's VM fd (e.g. from `KVM_CREATE_VM`). libsev never closes it;
+ * keep it open until `libsev_guest_free`. A model platform accepts any fd and keeps its own
+ * guest state. `*out` is set only on success.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FD` (`vm_fd` not open), `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * (negative), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_attach(const struct libsev_platform *platform,
+                                  int vm_fd,
+                                  struct libsev_guest **out,
+                                  struct libsev_error *err);
+
+/**
+ * Free a guest (NULL is a no-op). A VM libsev created is closed (KVM then decommissions the
+ * guest); the caller's VM fd is left open.
+ *
+ * # Safety
+ * `guest` NULL or a handle from `libsev_guest_new`/`_attach`, not yet freed, and not in use
+ * by another thread.
+ */
+void libsev_guest_free(struct libsev_guest *guest);
+
+/**
+ * The message of the last failure on this guest ("" if none or if `guest` is NULL); valid
+ * until the next failing call on the same handle.
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+const char *libsev_guest_last_error(const struct libsev_guest *guest);
+
+/**
+ * The guest's VM fd (-1 for a model VM without one, or for NULL).
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+int libsev_guest_vm_fd(const struct libsev_guest *guest);
+
+/**
+ * The firmware handle from LAUNCH_START / RECEIVE_START (0 before, or for NULL).
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+uint32_t libsev_guest_handle(const struct libsev_guest *guest);
+
+/**
+ * `KVM_SEV_INIT`: make the VM an SEV guest. On a host whose KVM has no SEV this gives
+ * `LIBSEV_STATUS_NO_SEV_SUPPORT` (`os_errno` ENOTTY, `fw_error` 0). Calling it twice, or after
+ * vCPUs exist, is refused by KVM (`LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_init(struct libsev_guest *guest,
+                                struct libsev_error *err);
+
+/**
+ * `KVM_SEV_ES_INIT`: make the VM an SEV-ES guest (statuses as `libsev_guest_init`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_es_init(struct libsev_guest *guest,
+                                   struct libsev_error *err);
+
+/**
+ * `KVM_SEV_INIT2` (VMs created with an SEV VM type): `vmsa_features` must be 0 and
+ * `ghcb_version` 0 for plain SEV (KVM checks: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_init2(struct libsev_guest *guest,
+                                 uint64_t vmsa_features,
+                                 uint16_t ghcb_version,
+                                 struct libsev_error *err);
+
+/**
+ * `LAUNCH_START` with guest `policy`. `share_handle`: 0 for a new key, or the handle of a
+ * guest to share the key with. `godh` (the owner's DH certificate, 2084 bytes) and `session`
+ * (the 128-byte session blob) are both given for a secure channel, or both NULL/0. The new
+ * handle goes to `*out_handle` (if not NULL) and `libsev_guest_handle`.
+ *
+ * Statuses: `LIBSEV_STATUS_FW_*` (e.g. `_FW_BAD_MEASUREMENT` for a session blob that does not
+ * verify, `_FW_POLICY_FAILURE`, `_FW_INVALID_LENGTH`), `LIBSEV_STATUS_NO_DEVICE` (platform
+ * without `/dev/sev`), `LIBSEV_STATUS_NO_SEV_SUPPORT`, `LIBSEV_STATUS_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `guest` NULL or live; `godh`/`session` NULL or readable for their lengths; `out_handle`
+ * NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_start(struct libsev_guest *guest,
+                                        uint32_t policy,
+                                        uint32_t share_handle,
+                                        const uint8_t *godh,
+                                        size_t godh_len,
+                                        const uint8_t *session,
+                                        size_t session_len,
+                                        uint32_t *out_handle,
+                                        struct libsev_error *err);
+
+/**
+ * `LAUNCH_UPDATE_DATA`: measure and encrypt `len` bytes of guest memory at `addr` in place
+ * (zero copy). The firmware requires `addr` and `len` to be multiples of 16
+ * (`LIBSEV_STATUS_FW_INVALID_ADDRESS` / `_FW_INVALID_LENGTH`); register the memory first
+ * (`libsev_guest_register_region`). Ranges of 4 GiB or more are issued in pieces.
+ *
+ * # Safety
+ * `addr..addr+len` must be mapped, writable memory of this process, not used by others
+ * during the call; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_update_data(struct libsev_guest *guest,
+                                              uint8_t *addr,
+                                              size_t len,
+                                              struct libsev_error *err);
+
+/**
+ * `LAUNCH_UPDATE_VMSA` (SEV-ES): encrypt and measure every vCPU's register state.
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_update_vmsa(struct libsev_guest *guest,
+                                              struct libsev_error *err);
+
+/**
+ * `LAUNCH_MEASURE`: the launch measurement (`MEASURE[32] ‖ MNONCE[16]`, 48 bytes =
+ * `LIBSEV_MEASUREMENT_LEN`) into `buf`; the guest moves to LSECRET. A NULL or short `buf`
+ * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len` and leaves the guest
+ * unchanged (only the firmware's length query runs). A guest not in LUPDATE gives
+ * `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ *
+ * # Safety
+ * `guest` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_measure(struct libsev_guest *guest,
+                                          uint8_t *buf,
+                                          size_t len,
+                                          size_t *out_len,
+                                          struct libsev_error *err);
+
+/**
+ * `LAUNCH_SECRET`: inject a secret packet — `hdr` (52 bytes, `LIBSEV_SECRET_HEADER_LEN`) and
+ * `trans` (the encrypted secret) from `libsev_owner_session_package_secret` — into
+ * `guest_len` bytes of guest memory at `guest_addr`. The firmware checks the MAC
+ * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`), lengths, 16-byte alignment and the guest state
+ * (LSECRET).
+ *
+ * # Safety
+ * `guest_addr..+guest_len` mapped, writable memory of this process; `hdr`/`trans` NULL or
+ * readable for their lengths; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_secret(struct libsev_guest *guest,
+                                         const uint8_t *hdr,
+                                         size_t hdr_len,
+                                         uint8_t *guest_addr,
+                                         size_t guest_len,
+                                         const uint8_t *trans,
+                                         size_t trans_len,
+                                         struct libsev_error *err);
+
+/**
+ * `LAUNCH_FINISH`: the guest becomes RUNNING (from LSECRET; otherwise
+ * `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_launch_finish(struct libsev_guest *guest,
+                                         struct libsev_error *err);
+
+/**
+ * `GUEST_STATUS` into `*out` (written only on success).
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_status(struct libsev_guest *guest,
+                                  struct libsev_guest_status_info *out,
+                                  struct libsev_error *err);
+
+/**
+ * `DBG_DECRYPT`: decrypt `len` bytes of guest memory at `src` into `dst` with the guest key.
+ * Refused by the firmware when the policy forbids debugging
+ * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
+ *
+ * # Safety
+ * `src..+len` readable and `dst..+len` writable memory of this process; `guest` NULL or live;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
+
+/**
+ * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
+ *
+ * # Safety
+ * As for `libsev_guest_dbg_decrypt`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
+
+/**
+ * `GET_ATTESTATION_REPORT` with the caller's 16-byte `mnonce` (`LIBSEV_MNONCE_LEN`): the
+ * report (208 bytes, `LIBSEV_ATTESTATION_REPORT_LEN`) into `buf`, under the buffer rule.
+ * Guests not in LSECRET, RUNNING, SUPDATE or SENT give `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ *
+ * # Safety
+ * `guest` NULL or live; `mnonce` 16 readable bytes; `buf` NULL or `len` writable bytes;
+ * `out_len` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_attestation_report(struct libsev_guest *guest,
+                                              const uint8_t *mnonce,
+                                              uint8_t *buf,
+                                              size_t len,
+                                              size_t *out_len,
+                                              struct libsev_error *err);
+
+/**
+ * `SEND_START`: open the migration channel to a target platform given its PDH (2084 bytes),
+ * its chain `PEK ‖ OCA ‖ CEK` (`plat_certs`) and AMD's `ASK ‖ ARK` (`amd_certs`). The session
+ * blob for the target goes to `session_buf` (128 bytes, buffer rule: a NULL or short buffer
+ * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*session_out_len` and leaves the
+ * guest RUNNING); the guest's policy to `*out_policy` (if not NULL). The guest moves to SUPDATE.
+ * The firmware checks the certificates (`LIBSEV_STATUS_FW_INVALID_CERTIFICATE`,
+ * `_FW_BAD_SIGNATURE`) and the policy (`_FW_POLICY_FAILURE` for NOSEND); the kernel requires
+ * all three inputs (`LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; each input NULL or readable for its length; `session_buf` NULL or
+ * writable for `session_len`; `session_out_len` writable; `out_policy` NULL or writable; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_send_start(struct libsev_guest *guest,
+                                      const uint8_t *pdh,
+                                      size_t pdh_len,
+                                      const uint8_t *plat_certs,
+                                      size_t plat_certs_len,
+                                      const uint8_t *amd_certs,
+                                      size_t amd_certs_len,
+                                      uint8_t *session_buf,
+                                      size_t session_len,
+                                      size_t *session_out_len,
+                                      uint32_t *out_policy,
+                                      struct libsev_error *err);
+
+/**
+ * `SEND_UPDATE_DATA`: re-encrypt `guest_len` bytes of guest memory at `guest_addr` (one page
+ * at most, 16-byte aligned — the kernel and firmware check) for the target: the packet header
+ * (52 bytes) into `hdr_buf`, the transport data (`guest_len` bytes) into `trans_buf`. If either
+ * buffer is NULL or short, both sizes go to `*hdr_out_len` / `*trans_out_len`, nothing is
+ * issued or written, and `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned.
+ *
+ * # Safety
+ * `guest_addr..+guest_len` readable memory of this process; each buffer NULL or writable for
+ * its length; both `*_out_len` writable; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_send_update_data(struct libsev_guest *guest,
+                                            const uint8_t *guest_addr,
+                                            size_t guest_len,
+                                            uint8_t *hdr_buf,
+                                            size_t hdr_len,
+                                            size_t *hdr_out_len,
+                                            uint8_t *trans_buf,
+                                            size_t trans_len,
+                                            size_t *trans_out_len,
+                                            struct libsev_error *err);
+
+/**
+ * `SEND_FINISH`: the guest becomes SENT.
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_send_finish(struct libsev_guest *guest,
+                                       struct libsev_error *err);
+
+/**
+ * `SEND_CANCEL`: abandon the migration; the guest returns to RUNNING.
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_send_cancel(struct libsev_guest *guest,
+                                       struct libsev_error *err);
+
+/**
+ * `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the certificate the
+ * source's SEND_START was given (this platform's PDH, 2084 bytes) and `session` the 128-byte
+ * blob it produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
+ * `*out_handle` (if not NULL). The firmware checks the blob's MACs
+ * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`); the kernel requires both inputs.
+ *
+ * # Safety
+ * `guest` NULL or live; `pdh`/`session` NULL or readable for their lengths; `out_handle`
+ * NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_receive_start(struct libsev_guest *guest,
+                                         uint32_t policy,
+                                         uint32_t share_handle,
+                                         const uint8_t *pdh,
+                                         size_t pdh_len,
+                                         const uint8_t *session,
+                                         size_t session_len,
+                                         uint32_t *out_handle,
+                                         struct libsev_error *err);
+
+/**
+ * `RECEIVE_UPDATE_DATA`: decrypt one packet from the source (`hdr`, `trans`) into `guest_len`
+ * bytes of guest memory at `guest_addr`. The firmware checks the MAC
+ * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`), lengths and alignment.
+ *
+ * # Safety
+ * `guest_addr..+guest_len` mapped, writable memory of this process; `hdr`/`trans` NULL or
+ * readable for their lengths; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_receive_update_data(struct libsev_guest *guest,
+                                               const uint8_t *hdr,
+                                               size_t hdr_len,
+                                               uint8_t *guest_addr,
+                                               size_t guest_len,
+                                               const uint8_t *trans,
+                                               size_t trans_len,
+                                               struct libsev_error *err);
+
+/**
+ * `RECEIVE_FINISH`: the guest becomes RUNNING.
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_receive_finish(struct libsev_guest *guest,
+                                          struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
+ * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
+ * `LIBSEV_STATUS_OUT_OF_MEMORY`).
+ *
+ * # Safety
+ * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
+ * guest is freed; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_register_region(struct libsev_guest *guest,
+                                           uint8_t *addr,
+                                           size_t size,
+                                           struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_UNREG_REGION`: exactly the `(addr, size)` of an earlier registration
+ * (anything else: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
+                                             const uint8_t *addr,
+                                             size_t size,
+                                             struct libsev_error *err);
 
 /**
  * Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
@@ -896,6 +1497,242 @@ libsev_status libsev_attestation_verify(const uint8_t *report,
                                         size_t pek_cert_len,
                                         struct libsev_attestation_info *out,
                                         struct libsev_error *err);
+
+/**
+ * Open the platform that the environment variable `LIBSEV_PLATFORM` selects: unset, empty or
+ * `kvm` → the kernel (`/dev/sev`, opened by libsev); `emulated` → libsev's firmware model with
+ * an ephemeral identity; `emulated:DIR` → the model keeping its identity in `DIR`.
+ *
+ * Statuses: `LIBSEV_STATUS_NO_DEVICE` when the kernel is selected and `/dev/sev` is absent
+ * (there is no silent fallback to the model; the message says how to select it),
+ * `LIBSEV_STATUS_PERMISSION_DENIED`, `LIBSEV_STATUS_MODEL_CONFIG` for any other value of the
+ * variable, `LIBSEV_STATUS_MODEL_STATE_*` for state-directory failures,
+ * `LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `out`. `*out` is set only on success.
+ *
+ * # Safety
+ * `out` must be writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_open(struct libsev_platform **out,
+                                   struct libsev_error *err);
+
+/**
+ * Open the kernel platform. `sev_fd` = -1: libsev opens `/dev/sev` itself (read-write) and
+ * closes it when the platform is freed. `sev_fd` >= 0: the caller's `/dev/sev` fd, which
+ * libsev never closes; it must stay open, at the same number, until the platform and every
+ * guest are freed (KVM re-resolves the fd number on later guest commands).
+ *
+ * Statuses: `LIBSEV_STATUS_NO_DEVICE` (no `/dev/sev`), `LIBSEV_STATUS_PERMISSION_DENIED`,
+ * `LIBSEV_STATUS_INVALID_ARGUMENT` (`sev_fd` < -1), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `out` must be writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_open_kvm(int sev_fd,
+                                       struct libsev_platform **out,
+                                       struct libsev_error *err);
+
+/**
+ * A kernel platform without `/dev/sev`, for hosts where the PSP device is absent: platform
+ * commands, `libsev_guest_launch_start` and `libsev_guest_receive_start` fail with
+ * `LIBSEV_STATUS_NO_DEVICE`; VMs can still be created and `libsev_guest_init` reaches KVM
+ * (which then reports `LIBSEV_STATUS_NO_SEV_SUPPORT` on hosts without SEV).
+ *
+ * # Safety
+ * `out` must be writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_open_kvm_without_sev(struct libsev_platform **out,
+                                                   struct libsev_error *err);
+
+/**
+ * Fill `cfg` with the model's defaults: no state directory, no seed, the API version and
+ * build of the modelled firmware, its number of ASIDs. `LIBSEV_STATUS_NULL_ARGUMENT` if `cfg`
+ * is NULL.
+ *
+ * # Safety
+ * `cfg` must be NULL or writable.
+ */
+LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
+
+/**
+ * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
+ * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
+ * host; its identity persists in `cfg->state_dir` when given.
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
+ * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+ * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
+ *
+ * # Safety
+ * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
+ * writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_new_emulated(const struct libsev_model_config *cfg,
+                                           struct libsev_platform **out,
+                                           struct libsev_error *err);
+
+/**
+ * Free a platform handle (NULL is a no-op). Guests created on it stay usable: each keeps the
+ * platform alive until it is freed itself. An fd libsev opened is closed when the last user
+ * is gone; a caller's fd is never closed.
+ *
+ * # Safety
+ * `platform` must be NULL or a handle from a `libsev_platform_*` constructor, not yet freed.
+ */
+void libsev_platform_free(struct libsev_platform *platform);
+
+/**
+ * The message of the last failure on this handle ("" if none, or if `platform` is NULL).
+ * Valid until the next failing call on the same handle.
+ *
+ * # Safety
+ * `platform` must be NULL or a live handle.
+ */
+const char *libsev_platform_last_error(const struct libsev_platform *platform);
+
+/**
+ * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
+ *
+ * # Safety
+ * `platform` must be NULL or a live handle.
+ */
+bool libsev_platform_is_emulated(const struct libsev_platform *platform);
+
+/**
+ * `PLATFORM_STATUS` into `*out`. Statuses: firmware statuses (`LIBSEV_STATUS_FW_*`), OS
+ * statuses (`LIBSEV_STATUS_NO_DEVICE` for a platform without `/dev/sev`, ...),
+ * `LIBSEV_STATUS_NULL_ARGUMENT`. `*out` is written only on success.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_status(const struct libsev_platform *platform,
+                                     struct libsev_platform_status_info *out,
+                                     struct libsev_error *err);
+
+/**
+ * `PEK_GEN`: generate a new self-signed OCA, PEK and PDH (the platform becomes self-owned).
+ * The firmware requires state INIT (`LIBSEV_STATUS_FW_INVALID_PLATFORM_STATE` otherwise; the
+ * kernel initialises an UNINIT platform first).
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_pek_gen(const struct libsev_platform *platform,
+                                      struct libsev_error *err);
+
+/**
+ * `PDH_GEN`: generate a new PDH (platform INIT or WORKING).
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_pdh_gen(const struct libsev_platform *platform,
+                                      struct libsev_error *err);
+
+/**
+ * `FACTORY_RESET`: delete the platform identity (OCA, PEK, PDH, ownership). The kernel
+ * refuses while guests run (`LIBSEV_STATUS_BUSY`).
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_factory_reset(const struct libsev_platform *platform,
+                                            struct libsev_error *err);
+
+/**
+ * `PEK_CSR`: the PEK as a certificate signing request (`LIBSEV_SEV_CERT_LEN` bytes) into
+ * `buf`. A NULL or short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in
+ * `*out_len`; nothing is written to `buf` on failure.
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err` NULL
+ * or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_pek_csr(const struct libsev_platform *platform,
+                                      uint8_t *buf,
+                                      size_t len,
+                                      size_t *out_len,
+                                      struct libsev_error *err);
+
+/**
+ * `PEK_CERT_IMPORT`: take ownership with the PEK signed by the owner's OCA and that OCA
+ * (`LIBSEV_SEV_CERT_LEN` bytes each; the firmware checks sizes, signatures and that the PEK is
+ * the current one: `LIBSEV_STATUS_FW_INVALID_LENGTH`, `_FW_INVALID_CERTIFICATE`,
+ * `_FW_BAD_SIGNATURE`, `_FW_ALREADY_OWNED`).
+ *
+ * # Safety
+ * `platform` NULL or live; `pek`/`oca` NULL or readable for their lengths; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_pek_cert_import(const struct libsev_platform *platform,
+                                              const uint8_t *pek,
+                                              size_t pek_len,
+                                              const uint8_t *oca,
+                                              size_t oca_len,
+                                              struct libsev_error *err);
+
+/**
+ * `PDH_CERT_EXPORT`: the PDH certificate (`LIBSEV_SEV_CERT_LEN` bytes) into `pdh_buf` and the
+ * chain `PEK ‖ OCA ‖ CEK` (`LIBSEV_CERT_CHAIN_LEN` bytes; the CEK is unsigned — AMD's key
+ * server signs it, see `libsev_platform_get_id`) into `chain_buf`. If either buffer is NULL
+ * or short, both needed sizes are written to `*pdh_out_len` and `*chain_out_len`, nothing
+ * else is written, and `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned.
+ *
+ * # Safety
+ * `platform` NULL or live; each buffer NULL or writable for its length; both `*_out_len`
+ * writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_pdh_cert_export(const struct libsev_platform *platform,
+                                              uint8_t *pdh_buf,
+                                              size_t pdh_len,
+                                              size_t *pdh_out_len,
+                                              uint8_t *chain_buf,
+                                              size_t chain_len,
+                                              size_t *chain_out_len,
+                                              struct libsev_error *err);
+
+/**
+ * `GET_ID`: the chip id(s) (`LIBSEV_CHIP_ID_LEN` bytes per socket) under which AMD's key
+ * server publishes this chip's signed CEK. Buffer rules as for `libsev_platform_pek_csr`.
+ *
+ * # Safety
+ * As for `libsev_platform_pek_csr`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_get_id(const struct libsev_platform *platform,
+                                     uint8_t *buf,
+                                     size_t len,
+                                     size_t *out_len,
+                                     struct libsev_error *err);
+
+/**
+ * Whether an optional capability (`LIBSEV_FEATURE_*`) is built into this library. Unknown
+ * values give false. Capabilities do not depend on the host: use `libsev_probe` for that.
+ */
+bool libsev_has_feature(uint32_t feature);
+
+/**
+ * What the host offers, item by item, with a reason for each: `/dev/kvm` (present and
+ * openable read-write), KVM's SEV support (probed with `KVM_MEMORY_ENCRYPT_OP(NULL)` on a
+ * scratch VM), `/dev/sev` (present and openable read-write). Nothing is kept open. The library
+ * itself never needs any of them to load. `LIBSEV_STATUS_NULL_ARGUMENT` if `out` is NULL;
+ * otherwise `LIBSEV_STATUS_OK` (absence is reported in the items, not as a failure).
+ *
+ * # Safety
+ * `out` must be NULL or writable.
+ */
+LIBSEV_MUST_USE libsev_status libsev_probe(struct libsev_probe_result *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -16,7 +16,9 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 pub mod certs;
+pub mod guest;
 pub mod owner;
+pub mod platform;
 
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};
