@@ -6,7 +6,7 @@
 //! caller's buffer even when the firmware failed, the model writes nothing but the length
 //! fields, so a short buffer is never overrun.
 
-use super::fw::PState;
+use super::fw::{PState, lock};
 use super::platform::ModelPlatform;
 use super::uaccess::{
     Fail, KMALLOC_MAX, copy_to_user, copy_user_blob, issued, read_struct, write_struct,
@@ -22,6 +22,12 @@ impl ModelPlatform {
     /// `__sev_platform_init_locked`: INIT (with CONFIG.ES, as on SEV-ES capable parts) and
     /// DF_FLUSH, if the platform is UNINIT.
     pub(crate) fn platform_init(&self, error: &mut u32) -> Result<(), Fail> {
+        let _driver = lock(&self.driver);
+        self.init_locked(error)
+    }
+
+    /// [`ModelPlatform::platform_init`] with the driver's mutex (`sev_cmd_mutex`) held.
+    fn init_locked(&self, error: &mut u32) -> Result<(), Fail> {
         if self.fw.state().pstate != PState::Uninit {
             return Ok(());
         }
@@ -31,6 +37,7 @@ impl ModelPlatform {
 
     /// `sev_ioctl`.
     pub(crate) fn issue(&self, cmd: &mut sev_issue_cmd) -> Result<(), Errno> {
+        let _driver = lock(&self.driver);
         let mut error = cmd.error;
         let data = cmd.data;
         let r = match cmd.cmd {
@@ -76,7 +83,7 @@ impl ModelPlatform {
     }
 
     fn key_gen(&self, pek: bool, error: &mut u32) -> Result<(), Fail> {
-        self.platform_init(error)?;
+        self.init_locked(error)?;
         issued(
             error,
             if pek {
@@ -99,7 +106,7 @@ impl ModelPlatform {
             blob = Some(vec![0u8; ulen as usize]);
             len = ulen;
         }
-        self.platform_init(error)?;
+        self.init_locked(error)?;
         let r = issued(error, self.fw.pek_csr(blob.as_deref_mut(), &mut len));
         input.length = len;
         write_struct(data, &input)?;
@@ -128,7 +135,7 @@ impl ModelPlatform {
             chain = Some(vec![0u8; cl as usize]);
             (plen, clen) = (pl, cl);
         }
-        self.platform_init(error)?;
+        self.init_locked(error)?;
         let r = issued(
             error,
             self.fw.pdh_cert_export(
@@ -153,7 +160,7 @@ impl ModelPlatform {
         let input: sev_user_data_pek_cert_import = read_struct(data)?;
         let pek = copy_user_blob(input.pek_cert_address, input.pek_cert_len)?;
         let oca = copy_user_blob(input.oca_cert_address, input.oca_cert_len)?;
-        self.platform_init(error)?;
+        self.init_locked(error)?;
         issued(error, self.fw.pek_cert_import(&pek, &oca))
     }
 

@@ -36,6 +36,8 @@ pub struct ModelPlatform {
     fd: OwnedFd,
     pub(crate) fw: Firmware,
     kvm_asids: Mutex<Vec<KvmAsid>>,
+    /// The PSP driver's `sev_cmd_mutex`: one `/dev/sev` command or platform INIT at a time.
+    pub(crate) driver: Mutex<()>,
     cek_signed: OnceLock<Vec<u8>>,
 }
 
@@ -84,6 +86,7 @@ impl ModelPlatform {
         Ok(ModelPlatform {
             fd: open_fd()?,
             kvm_asids: Mutex::new(vec![KvmAsid::Free; config.asids as usize + 1]),
+            driver: Mutex::new(()),
             config,
             fw,
             cek_signed: OnceLock::new(),
@@ -115,6 +118,11 @@ impl ModelPlatform {
                 cek.as_bytes().to_vec()
             })
             .clone()
+    }
+
+    /// The configuration this platform was opened with.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
     }
 
     /// The chip id (GET_ID's 64 bytes), as the key server's URL names it.
