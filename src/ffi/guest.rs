@@ -798,3 +798,7 @@ mod tests {
         assert!(fd_is_open(f.as_raw_fd()), "the caller's fd stays open");
     }
 }
+
+#[cfg(test)]
+#[path = "platform_guest_tests.rs"]
+mod model_tests;
