@@ -95,7 +95,7 @@ static void test_fw_error_str(void) {
 struct log_record {
     unsigned calls;
     libsev_log_level last_level;
-    char last_message[256];
+    char last_message[LIBSEV_ERROR_MESSAGE_LEN];
 };
 
 static void on_log(libsev_log_level level, const char *message, void *user) {
@@ -105,12 +105,77 @@ static void on_log(libsev_log_level level, const char *message, void *user) {
     snprintf(r->last_message, sizeof r->last_message, "%s", message ? message : "(NULL)");
 }
 
+/* A call that fails its argument check: `out` is NULL. */
+static libsev_status failing_call(libsev_error *err) {
+    return libsev_platform_new_emulated(NULL, NULL, err);
+}
+
+static void test_error_channel(void) {
+    libsev_error err;
+    libsev_platform *platform = NULL;
+    libsev_owner_session *session = (libsev_owner_session *)&err; /* a sentinel */
+    libsev_status st;
+
+    /* Failure: every field written. */
+    memset(&err, 0xAB, sizeof err);
+    st = failing_call(&err);
+    CHECK(st == LIBSEV_STATUS_NULL_ARGUMENT);
+    CHECK(err.status == (uint32_t)st);
+    CHECK(err.fw_error == 0);
+    CHECK(err.os_errno == 0);
+    CHECK(err.command == LIBSEV_CMD_NONE);
+    CHECK(memchr(err.message, '\0', sizeof err.message) != NULL);
+    CHECK(strlen(err.message) > 0);
+    CHECK(strstr(err.message, "out") != NULL);
+
+    /* The error pointer is optional. */
+    CHECK(failing_call(NULL) == LIBSEV_STATUS_NULL_ARGUMENT);
+
+    /* On failure the output handle is not written. */
+    st = libsev_owner_session_new(NULL, 0, 0, &session, &err);
+    CHECK(st == LIBSEV_STATUS_NULL_ARGUMENT);
+    CHECK(err.status == (uint32_t)st);
+    CHECK(session == (libsev_owner_session *)&err);
+    CHECK(strstr(err.message, "pdh") != NULL);
+
+    /* Success: status 0 and the rest cleared. */
+    memset(&err, 0xAB, sizeof err);
+    st = libsev_platform_new_emulated(NULL, &platform, &err);
+    CHECK(st == LIBSEV_STATUS_OK);
+    CHECK(platform != NULL);
+    CHECK(err.status == 0);
+    CHECK(err.fw_error == 0);
+    CHECK(err.os_errno == 0);
+    CHECK(err.command == LIBSEV_CMD_NONE);
+    CHECK(err.message[0] == '\0');
+    if (platform != NULL)
+        CHECK(libsev_platform_last_error(platform) != NULL);
+    libsev_platform_free(platform);
+    libsev_platform_free(NULL);
+    libsev_owner_session_free(NULL);
+}
+
 static void test_log_callback(void) {
     struct log_record rec;
+    libsev_error err;
 
     memset(&rec, 0, sizeof rec);
     libsev_set_log_callback(on_log, &rec, LIBSEV_LOG_TRACE);
+    CHECK(failing_call(&err) == LIBSEV_STATUS_NULL_ARGUMENT);
+    CHECK(rec.calls >= 1);
+    CHECK(rec.last_level == LIBSEV_LOG_DEBUG);
+    CHECK_STR(rec.last_message, err.message);
+
+    /* Messages above max_level are dropped. */
+    memset(&rec, 0, sizeof rec);
+    libsev_set_log_callback(on_log, &rec, LIBSEV_LOG_ERROR);
+    CHECK(failing_call(&err) == LIBSEV_STATUS_NULL_ARGUMENT);
+    CHECK(rec.calls == 0);
+
+    /* Removed: no more calls. */
+    libsev_set_log_callback(on_log, &rec, LIBSEV_LOG_TRACE);
     libsev_set_log_callback(NULL, NULL, LIBSEV_LOG_TRACE);
+    CHECK(failing_call(&err) == LIBSEV_STATUS_NULL_ARGUMENT);
     CHECK(rec.calls == 0);
 }
 
@@ -118,6 +183,7 @@ int main(void) {
     test_version();
     test_status_str();
     test_fw_error_str();
+    test_error_channel();
     test_log_callback();
     if (failures) {
         fprintf(stderr, "smoke: %d check(s) failed\n", failures);
