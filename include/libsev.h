@@ -88,11 +88,20 @@
  */
 #define LIBSEV_ATTESTATION_REPORT_LEN 208
 
+/**
+ * Size of an SEV certificate (PDH, PEK, OCA, CEK): 2084 bytes.
+ */
+#define LIBSEV_SEV_CERT_LEN 2084
 
+/**
+ * Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
+ */
+#define LIBSEV_CERT_CHAIN_LEN 6252
 
-
-
-
+/**
+ * Size of one socket's chip id from GET_ID (the output may hold one per socket).
+ */
+#define LIBSEV_CHIP_ID_LEN 64
 
 /**
  * Size of `libsev_model_config.seed`.

@@ -15,16 +15,15 @@ use crate::model::ModelConfig;
 use crate::status::{Status, libsev_status};
 use crate::transport::Backend;
 use crate::transport::kvm::{KVM_DEVICE, SEV_DEVICE, probe_vm_fd};
-use crate::uapi::sizes;
 use std::ffi::{CStr, c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 
 /// Size of an SEV certificate (PDH, PEK, OCA, CEK): 2084 bytes.
-pub const LIBSEV_SEV_CERT_LEN: usize = sizes::SEV_CERT;
+pub const LIBSEV_SEV_CERT_LEN: usize = 2084;
 /// Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
-pub const LIBSEV_CERT_CHAIN_LEN: usize = sizes::CERT_CHAIN;
+pub const LIBSEV_CERT_CHAIN_LEN: usize = 6252;
 /// Size of one socket's chip id from GET_ID (the output may hold one per socket).
-pub const LIBSEV_CHIP_ID_LEN: usize = sizes::CHIP_ID;
+pub const LIBSEV_CHIP_ID_LEN: usize = 64;
 /// Size of `libsev_model_config.seed`.
 pub const LIBSEV_MODEL_SEED_LEN: usize = 32;
 /// Size of `libsev_probe_item.reason`, including the terminating NUL.
@@ -650,6 +649,7 @@ fn probe() -> libsev_probe_result {
 mod tests {
     use super::*;
     use crate::ffi::LIBSEV_ERROR_MESSAGE_LEN;
+    use crate::uapi::sizes;
     use std::ptr::{null, null_mut};
 
     fn new_err() -> libsev_error {
@@ -786,6 +786,15 @@ mod tests {
             Status::LIBSEV_STATUS_MODEL_CONFIG
         );
         assert!(model_config(null()).unwrap().state_dir.is_none());
+    }
+
+    #[test]
+    fn size_constants_match_the_firmware() {
+        // Literals in the header (cbindgen does not evaluate paths); checked here.
+        assert_eq!(LIBSEV_SEV_CERT_LEN, sizes::SEV_CERT);
+        assert_eq!(LIBSEV_CERT_CHAIN_LEN, sizes::CERT_CHAIN);
+        assert_eq!(LIBSEV_CHIP_ID_LEN, sizes::CHIP_ID);
+        assert_eq!(super::super::guest::LIBSEV_MNONCE_LEN, 16);
     }
 
     #[test]
