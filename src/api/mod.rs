@@ -11,6 +11,8 @@
 
 mod guest;
 pub(crate) mod marshal;
+#[cfg(test)]
+mod migration_tests;
 mod platform;
 #[cfg(test)]
 mod tests;
