@@ -302,8 +302,12 @@ mod tests {
         assert_eq!(m2[..], bin[..32]);
         // ... and the API 1.40 vector of sev-spec §4.13 item 4 (values there in base64,
         // here in hex).
-        let tik: [u8; 16] = unhex("3569cf61a32a602b87185ac6e0f55913").try_into().unwrap();
-        let mnonce: [u8; 16] = unhex("c313fab511c216b1505b1b2ea9903c40").try_into().unwrap();
+        let tik: [u8; 16] = unhex("3569cf61a32a602b87185ac6e0f55913")
+            .try_into()
+            .unwrap();
+        let mnonce: [u8; 16] = unhex("c313fab511c216b1505b1b2ea9903c40")
+            .try_into()
+            .unwrap();
         let ld: [u8; 32] =
             unhex("c64bd101fc9a4a2ce0a27c408d9200911f139a895469b04a40a6fa289083 0d23")
                 .try_into()
@@ -320,8 +324,12 @@ mod tests {
         // sev-spec §4.13 item 5: the header and payload sevctl's secretbuild test expects
         // (base64 there, hex here) verify with the §4.7 MAC and decrypt to an OVMF secret
         // table (GUID 1e74f542-71dd-4d66-963e-ef4287ff173b).
-        let tik: [u8; 16] = unhex("c6d5a9956133050912b24bbe5c372686").try_into().unwrap();
-        let tek: [u8; 16] = unhex("52a869b79ab9c13bb6a92b0561619cb3").try_into().unwrap();
+        let tik: [u8; 16] = unhex("c6d5a9956133050912b24bbe5c372686")
+            .try_into()
+            .unwrap();
+        let tek: [u8; 16] = unhex("52a869b79ab9c13bb6a92b0561619cb3")
+            .try_into()
+            .unwrap();
         let measure: [u8; 32] =
             unhex("4cb780efad3b959427b4b8d1635fe2fac6ed75267eef9cf1a73e0fc7d873a412")
                 .try_into()
@@ -338,11 +346,29 @@ mod tests {
         assert_eq!(h.to_bytes()[..], hdr[..]);
         assert_eq!(h.iv[..], unhex("ac5474ed4dd32c7d989ec523d92559ec")[..]);
         let n = payload.len() as u32;
-        let mac = packet_mac(&tik, CTX_SECRET, h.flags, &h.iv, n, n, &payload, Some(&measure));
+        let mac = packet_mac(
+            &tik,
+            CTX_SECRET,
+            h.flags,
+            &h.iv,
+            n,
+            n,
+            &payload,
+            Some(&measure),
+        );
         assert!(ct_eq(&mac, &h.mac));
         // Any other context byte or a missing measurement gives another MAC.
         assert!(!ct_eq(
-            &packet_mac(&tik, CTX_DATA, h.flags, &h.iv, n, n, &payload, Some(&measure)),
+            &packet_mac(
+                &tik,
+                CTX_DATA,
+                h.flags,
+                &h.iv,
+                n,
+                n,
+                &payload,
+                Some(&measure)
+            ),
             &h.mac
         ));
         assert!(!ct_eq(

@@ -269,7 +269,12 @@ impl Firmware {
             *len = CERT_LEN as u32;
             return Err(fw::INVALID_LENGTH);
         };
-        let pek = &st.ident.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?.cert;
+        let pek = &st
+            .ident
+            .pek
+            .as_ref()
+            .ok_or(fw::INVALID_PLATFORM_STATE)?
+            .cert;
         out[..CERT_LEN].copy_from_slice(pek_csr(pek).as_bytes());
         *len = CERT_LEN as u32;
         Ok(())
@@ -313,7 +318,10 @@ impl Firmware {
         let mut merged = new_pek;
         merged.copy_slot_from(free, &cur.cert, cek_slot);
         let mut new = st.ident.clone();
-        new.oca = Some(super::identity::Oca { key: None, cert: oca });
+        new.oca = Some(super::identity::Oca {
+            key: None,
+            cert: oca,
+        });
         new.pek.as_mut().expect("PEK exists").cert = merged;
         let pek_key = new.pek.as_ref().expect("PEK exists").key.clone();
         new.pdh = Some(new_pdh(&mut self.rng(), self.api2(), &pek_key));
@@ -360,7 +368,12 @@ impl Firmware {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
         let mut new = st.ident.clone();
-        let pek = new.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?.key.clone();
+        let pek = new
+            .pek
+            .as_ref()
+            .ok_or(fw::INVALID_PLATFORM_STATE)?
+            .key
+            .clone();
         new.pdh = Some(new_pdh(&mut self.rng(), self.api2(), &pek));
         self.commit_identity(&mut st, new)
     }
@@ -411,15 +424,18 @@ impl Firmware {
 
     /// Insert a new guest under the lowest free handle: RESOURCE_LIMIT when all slots are
     /// taken. The platform becomes WORKING.
-    pub(crate) fn insert_guest(st: &mut FwState, slots: usize, make: impl FnOnce(u32) -> Guest) -> FwResult<u32> {
+    pub(crate) fn insert_guest(
+        st: &mut FwState,
+        slots: usize,
+        make: impl FnOnce(u32) -> Guest,
+    ) -> FwResult<u32> {
         if st.guests.len() >= slots {
             return Err(fw::RESOURCE_LIMIT);
         }
         let handle = (1..=MAX_GUESTS as u32)
             .find(|h| !st.guests.contains_key(h))
             .ok_or(fw::RESOURCE_LIMIT)?;
-        st.guests
-            .insert(handle, Arc::new(Mutex::new(make(handle))));
+        st.guests.insert(handle, Arc::new(Mutex::new(make(handle))));
         st.pstate = PState::Working;
         Ok(handle)
     }

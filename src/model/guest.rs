@@ -202,7 +202,12 @@ impl Firmware {
     /// # Safety
     /// `[addr, addr + len)` must be valid guest memory of this process, used by nobody else
     /// during the call.
-    pub(crate) unsafe fn launch_update_data(&self, handle: u32, addr: u64, len: u32) -> FwResult<()> {
+    pub(crate) unsafe fn launch_update_data(
+        &self,
+        handle: u32,
+        addr: u64,
+        len: u32,
+    ) -> FwResult<()> {
         let cell = self.guest(handle)?;
         let mut g = Self::lock_guest(&cell)?;
         if g.state != GState::LUpdate {
@@ -225,7 +230,12 @@ impl Firmware {
     }
 
     /// LAUNCH_MEASURE (0x33): `len` is in/out; writes MEASURE ‖ MNONCE.
-    pub(crate) fn launch_measure(&self, handle: u32, out: Option<&mut [u8]>, len: &mut u32) -> FwResult<()> {
+    pub(crate) fn launch_measure(
+        &self,
+        handle: u32,
+        out: Option<&mut [u8]>,
+        len: &mut u32,
+    ) -> FwResult<()> {
         let cell = self.guest(handle)?;
         let mut g = Self::lock_guest(&cell)?;
         if g.state != GState::LUpdate {
@@ -235,7 +245,12 @@ impl Firmware {
             *len = MEASURE_LEN as u32;
             return Err(fw::INVALID_LENGTH);
         };
-        let ld: [u8; 32] = g.ld_ctx.take().ok_or(fw::INVALID_GUEST_STATE)?.finalize().into();
+        let ld: [u8; 32] = g
+            .ld_ctx
+            .take()
+            .ok_or(fw::INVALID_GUEST_STATE)?
+            .finalize()
+            .into();
         let mnonce: [u8; 16] = self.rng().bytes();
         let m = launch_measure_mac(&g.ch.tik, self.api, g.policy, &ld, &mnonce);
         g.ld = Some(ld);
@@ -279,7 +294,16 @@ impl Firmware {
         }
         let h = PacketHeader::parse(hdr);
         let measure = g.ch.measure.as_ref().filter(|_| self.api2() >= (0, 17));
-        let mac = packet_mac(&g.ch.tik, CTX_SECRET, h.flags, &h.iv, guest_len, trans.len() as u32, trans, measure);
+        let mac = packet_mac(
+            &g.ch.tik,
+            CTX_SECRET,
+            h.flags,
+            &h.iv,
+            guest_len,
+            trans.len() as u32,
+            trans,
+            measure,
+        );
         if !ct_eq(&mac, &h.mac) {
             return Err(fw::BAD_MEASUREMENT);
         }
@@ -321,7 +345,13 @@ impl Firmware {
                 return Err(fw::INVALID_PLATFORM_STATE);
             }
             let cell = st.guests.get(&handle).cloned().ok_or(fw::INVALID_GUEST)?;
-            let pek = st.ident.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?.key.clone();
+            let pek = st
+                .ident
+                .pek
+                .as_ref()
+                .ok_or(fw::INVALID_PLATFORM_STATE)?
+                .key
+                .clone();
             (cell, pek)
         };
         let g = Self::lock_guest(&cell)?;
@@ -358,7 +388,14 @@ impl Firmware {
     ///
     /// # Safety
     /// Both ranges must be valid memory of this process, used by nobody else during the call.
-    pub(crate) unsafe fn dbg_crypt(&self, handle: u32, src: u64, dst: u64, len: u32, decrypt: bool) -> FwResult<()> {
+    pub(crate) unsafe fn dbg_crypt(
+        &self,
+        handle: u32,
+        src: u64,
+        dst: u64,
+        len: u32,
+        decrypt: bool,
+    ) -> FwResult<()> {
         self.working()?;
         if src % 16 != 0 || dst % 16 != 0 {
             return Err(fw::INVALID_ADDRESS);

@@ -120,7 +120,12 @@ pub(crate) fn new_oca(rng: &mut ModelRng, api: (u8, u8)) -> Oca {
 }
 
 /// A new PEK, signed by the OCA (slot 1) and the CEK (slot 2), as `sev_pek_generate` does.
-pub(crate) fn new_pek(rng: &mut ModelRng, api: (u8, u8), oca: &SigningKey, cek: &SigningKey) -> Pek {
+pub(crate) fn new_pek(
+    rng: &mut ModelRng,
+    api: (u8, u8),
+    oca: &SigningKey,
+    cek: &SigningKey,
+) -> Pek {
     let key = new_signing_key(rng);
     let pk = p384::PublicKey::from(key.verifying_key());
     let mut cert = SevCert::new_p384(Usage::PEK, Algo::ECDSA_SHA256, api, &pk);
@@ -175,7 +180,10 @@ mod tests {
         let oca_pk = oca.cert.check_body(Usage::OCA).unwrap();
         let cek_pk = cek.check_body(Usage::CEK).unwrap();
         let pek_pk = pek.cert.check_body(Usage::PEK).unwrap();
-        assert_eq!(pdh.cert.check_body(Usage::PDH).unwrap(), pdh.key.public_key());
+        assert_eq!(
+            pdh.cert.check_body(Usage::PDH).unwrap(),
+            pdh.key.public_key()
+        );
         oca.cert.verify_ecdsa(Usage::OCA, &oca_pk).unwrap();
         pek.cert.verify_ecdsa(Usage::OCA, &oca_pk).unwrap();
         pek.cert.verify_ecdsa(Usage::CEK, &cek_pk).unwrap();

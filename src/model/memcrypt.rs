@@ -39,7 +39,7 @@ impl std::fmt::Debug for Vek {
 
 #[inline(always)]
 fn mul_alpha(t: u128) -> u128 {
-    (t << 1) ^ (((t >> 127) as u128) * 0x87)
+    (t << 1) ^ ((t >> 127) * 0x87)
 }
 
 #[inline(always)]
@@ -220,7 +220,9 @@ pub(crate) unsafe fn measure_and_encrypt(vek: &Vek, ld: &mut Sha256, addr: u64, 
             hashed.store(off, Ordering::Release);
             waker.unpark();
         }
-        encrypter.join().expect("the encrypting thread does not panic");
+        encrypter
+            .join()
+            .expect("the encrypting thread does not panic");
     });
 }
 
@@ -357,7 +359,10 @@ mod tests {
         let n = (len - skip) & !15;
         // SAFETY: the range lies inside `mem`, which nothing else touches.
         unsafe { measure_and_encrypt(&v, &mut ld, addr16, n) };
-        assert_eq!(ld.finalize()[..], Sha256::digest(&plain[skip..skip + n])[..]);
+        assert_eq!(
+            ld.finalize()[..],
+            Sha256::digest(&plain[skip..skip + n])[..]
+        );
         let mut expect = plain[skip..skip + n].to_vec();
         v.crypt_in_place(addr16, &mut expect, true);
         assert_eq!(mem[skip..skip + n], expect[..]);

@@ -3,7 +3,10 @@
 //! RECEIVE_START is [`Firmware::start`] with [`super::guest::Start::Receive`].
 
 use super::FwResult;
-use super::channel::{CTX_DATA, Channel, FLAG_COMPRESSED, HDR_LEN, PacketHeader, create_client, packet_mac, peer_dh_key};
+use super::channel::{
+    CTX_DATA, Channel, FLAG_COMPRESSED, HDR_LEN, PacketHeader, create_client, packet_mac,
+    peer_dh_key,
+};
 use super::crypto::{aes128_ctr, ct_eq};
 use super::fw::{CERT_LEN, CHAIN_LEN, Firmware, FwState, PState, cert_status};
 use super::guest::{Act, GState, Guest, policy};
@@ -200,7 +203,9 @@ impl Firmware {
         g.vek.crypt_copy(guest_addr, mem, &mut buf, false);
         let iv: [u8; 16] = self.rng().bytes();
         aes128_ctr(&g.ch.tek, &iv, &mut buf);
-        let mac = packet_mac(&g.ch.tik, CTX_DATA, 0, &iv, guest_len, guest_len, &buf, None);
+        let mac = packet_mac(
+            &g.ch.tik, CTX_DATA, 0, &iv, guest_len, guest_len, &buf, None,
+        );
         trans_out[..n].copy_from_slice(&buf);
         hdr_out[..HDR_LEN].copy_from_slice(&PacketHeader { flags: 0, iv, mac }.to_bytes());
         *hdr_len = HDR_LEN as u32;
@@ -215,7 +220,11 @@ impl Firmware {
                 return Err(fw::INVALID_GUEST_STATE);
             }
             g.ch = Channel::default();
-            g.state = if cancel { GState::Running } else { GState::Sent };
+            g.state = if cancel {
+                GState::Running
+            } else {
+                GState::Sent
+            };
             Ok(())
         })
     }
@@ -254,7 +263,9 @@ impl Firmware {
         if h.flags & FLAG_COMPRESSED != 0 {
             return Err(fw::UNSUPPORTED);
         }
-        let mac = packet_mac(&g.ch.tik, CTX_DATA, h.flags, &h.iv, t as u32, t as u32, trans, None);
+        let mac = packet_mac(
+            &g.ch.tik, CTX_DATA, h.flags, &h.iv, t as u32, t as u32, trans, None,
+        );
         if !ct_eq(&mac, &h.mac) {
             return Err(fw::BAD_MEASUREMENT);
         }

@@ -7,7 +7,7 @@ use super::fw::{Firmware, lock};
 use super::identity::Identity;
 use super::store::Store;
 use super::vm::ModelVm;
-use crate::certs::{AmdCert, Algo, Usage};
+use crate::certs::{Algo, AmdCert, Usage};
 use crate::error::{Error, Result};
 use crate::status::Command;
 use crate::transport::{Backend, Errno, PlatformTransport, VmTransport};

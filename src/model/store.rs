@@ -53,6 +53,14 @@ pub(crate) struct Persisted {
     pub(crate) ident: Identity,
 }
 
+impl std::fmt::Debug for Persisted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persisted")
+            .field("external", &self.ident.external)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A state directory.
 #[derive(Debug)]
 pub(crate) struct Store {
@@ -144,7 +152,13 @@ pub(crate) fn encode(seed: &[u8; 32], ident: &Identity) -> Zeroizing<Vec<u8>> {
     out
 }
 
-fn signing_key(path: &Path, what: &str, b: &[u8], cert: &SevCert, usage: u32) -> Result<SigningKey> {
+fn signing_key(
+    path: &Path,
+    what: &str,
+    b: &[u8],
+    cert: &SevCert,
+    usage: u32,
+) -> Result<SigningKey> {
     let key = SigningKey::from_slice(b).map_err(|_| corrupt(path, format!("bad {what} key")))?;
     let pk = cert
         .check_body(usage)
@@ -254,8 +268,8 @@ impl Store {
     pub(crate) fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir)
             .map_err(|e| io_err("cannot create the state directory", dir, &e))?;
-        let md =
-            std::fs::metadata(dir).map_err(|e| io_err("cannot read the state directory", dir, &e))?;
+        let md = std::fs::metadata(dir)
+            .map_err(|e| io_err("cannot read the state directory", dir, &e))?;
         if !md.is_dir() {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_MODEL_STATE_IO,
@@ -300,10 +314,7 @@ impl Store {
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             drop(f);
@@ -361,7 +372,7 @@ mod tests {
         for i in (0..b.len()).step_by(97) {
             let mut bad = b.to_vec();
             bad[i] ^= 0x20;
-            let e = decode(Path::new("st"), &bad).err().expect("damage detected");
+            let e = decode(Path::new("st"), &bad).expect_err("damage detected");
             assert_eq!(e.status, Status::LIBSEV_STATUS_MODEL_STATE_CORRUPT);
             assert!(e.message.contains("st"), "{}", e.message);
         }
@@ -380,10 +391,7 @@ mod tests {
         // loading still sees the complete previous state.
         std::fs::write(dir.join(format!(".{FILE}.tmp-1-1")), b"LIBSEVMS partial").unwrap();
         let p = st.load().unwrap().unwrap();
-        assert_eq!(
-            p.ident.pdh.unwrap().cert,
-            id.pdh.as_ref().unwrap().cert
-        );
+        assert_eq!(p.ident.pdh.unwrap().cert, id.pdh.as_ref().unwrap().cert);
         // Saving again replaces the file; the leftover stays harmless.
         st.save(&[3; 32], &Identity::default()).unwrap();
         let p = st.load().unwrap().unwrap();

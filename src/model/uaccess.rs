@@ -64,7 +64,13 @@ pub(crate) fn mapped(addr: u64, len: u64) -> bool {
         let n = (end - p).min(4096 * 4096);
         // SAFETY: mincore only reads the page tables of the range; `vec` has room for one
         // byte per page of `n` bytes (at most 4096 pages).
-        let r = unsafe { libc::mincore(p as usize as *mut libc::c_void, n as usize, vec.as_mut_ptr()) };
+        let r = unsafe {
+            libc::mincore(
+                p as usize as *mut libc::c_void,
+                n as usize,
+                vec.as_mut_ptr(),
+            )
+        };
         if r != 0 {
             // ENOMEM: part of the range is not mapped. Anything else (a sandbox without
             // mincore) says nothing about the range.
@@ -118,9 +124,7 @@ pub(crate) fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), Errno> {
     }
     // SAFETY: mapped memory of this process that the caller handed over as an output buffer
     // of at least this length; it does not overlap `data` (a model-owned buffer).
-    unsafe {
-        std::ptr::copy_nonoverlapping(data.as_ptr(), addr as usize as *mut u8, data.len())
-    };
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as usize as *mut u8, data.len()) };
     Ok(())
 }
 
@@ -172,7 +176,10 @@ mod tests {
         assert_eq!(copy_from_user(v.as_ptr() as u64, 64).unwrap(), v);
         assert_eq!(copy_from_user(0, 4).err(), Some(libc::EFAULT));
         assert_eq!(read_struct::<u64>(0).err(), Some(libc::EFAULT));
-        assert_eq!(copy_user_blob(v.as_ptr() as u64, 0).err(), Some(libc::EINVAL));
+        assert_eq!(
+            copy_user_blob(v.as_ptr() as u64, 0).err(),
+            Some(libc::EINVAL)
+        );
         assert_eq!(copy_user_blob(0, 8).err(), Some(libc::EINVAL));
         assert_eq!(
             copy_user_blob(v.as_ptr() as u64, SEV_FW_BLOB_MAX_SIZE + 1).err(),

@@ -86,7 +86,13 @@ impl ModelVm {
     }
 
     /// `__sev_guest_init`.
-    fn guest_init(&self, k: &mut VmState, error: &mut u32, es: bool, init: &kvm_sev_init) -> KResult {
+    fn guest_init(
+        &self,
+        k: &mut VmState,
+        error: &mut u32,
+        es: bool,
+        init: &kvm_sev_init,
+    ) -> KResult {
         if init.flags != 0 || init.vmsa_features != 0 {
             // No VMSA features are supported by the model.
             return Err(Fail::Os(libc::EINVAL));

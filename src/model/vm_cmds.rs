@@ -3,7 +3,10 @@
 //! `sev_dbg_crypt`, `sev_get_attestation_report`; `sev-spec` §1.7, §1.8).
 
 use super::guest::same_or_disjoint;
-use super::uaccess::{BouncePage, Fail, copy_from_user, copy_to_user, copy_user_blob, issued, pin, read_struct, write_struct};
+use super::uaccess::{
+    BouncePage, Fail, copy_from_user, copy_to_user, copy_user_blob, issued, pin, read_struct,
+    write_struct,
+};
 use super::vm::{KResult, ModelVm, VmState};
 use crate::uapi::{
     SEV_FW_BLOB_MAX_SIZE, kvm_sev_attestation_report, kvm_sev_cmd, kvm_sev_dbg,
@@ -20,7 +23,11 @@ impl ModelVm {
         self.stored_fd(k)?;
         // SAFETY: the range was checked mapped; the transport's contract makes it the
         // caller's guest memory, untouched by others during the call.
-        let r = unsafe { self.platform.fw.launch_update_data(k.handle, p.uaddr, p.len) };
+        let r = unsafe {
+            self.platform
+                .fw
+                .launch_update_data(k.handle, p.uaddr, p.len)
+        };
         issued(&mut cmd.error, r)
     }
 
@@ -110,7 +117,15 @@ impl ModelVm {
     }
 
     /// One firmware DBG command.
-    fn dbg_fw(&self, k: &VmState, error: &mut u32, src: u64, dst: u64, len: u64, dec: bool) -> KResult {
+    fn dbg_fw(
+        &self,
+        k: &VmState,
+        error: &mut u32,
+        src: u64,
+        dst: u64,
+        len: u64,
+        dec: bool,
+    ) -> KResult {
         self.stored_fd(k)?;
         // SAFETY: every caller checked (pinned) the ranges or points into its own bounce
         // page; the transport's contract covers the caller's memory.
@@ -123,13 +138,34 @@ impl ModelVm {
     }
 
     /// `__sev_dbg_decrypt`: the source rounded out to 16-byte granules.
-    fn dbg_decrypt_rounded(&self, k: &VmState, error: &mut u32, src: u64, dst: u64, size: u64) -> KResult {
+    fn dbg_decrypt_rounded(
+        &self,
+        k: &VmState,
+        error: &mut u32,
+        src: u64,
+        dst: u64,
+        size: u64,
+    ) -> KResult {
         let off = src & 15;
-        self.dbg_fw(k, error, src - off, dst, (size + off).next_multiple_of(16), true)
+        self.dbg_fw(
+            k,
+            error,
+            src - off,
+            dst,
+            (size + off).next_multiple_of(16),
+            true,
+        )
     }
 
     /// `__sev_dbg_decrypt_user`.
-    fn dbg_decrypt_user(&self, k: &VmState, error: &mut u32, src: u64, dst: u64, size: u64) -> KResult {
+    fn dbg_decrypt_user(
+        &self,
+        k: &VmState,
+        error: &mut u32,
+        src: u64,
+        dst: u64,
+        size: u64,
+    ) -> KResult {
         if dst % 16 == 0 && src % 16 == 0 && size % 16 == 0 {
             return self.dbg_decrypt_rounded(k, error, src, dst, size);
         }
@@ -145,7 +181,14 @@ impl ModelVm {
     /// from the rounded-down destination, so when the destination offset plus the size
     /// crosses one more 16-byte granule, the bytes beyond that span are not written (what
     /// the kernel does).
-    fn dbg_encrypt_user(&self, k: &VmState, error: &mut u32, src: u64, dst: u64, size: u64) -> KResult {
+    fn dbg_encrypt_user(
+        &self,
+        k: &VmState,
+        error: &mut u32,
+        src: u64,
+        dst: u64,
+        size: u64,
+    ) -> KResult {
         let mut src_page = None;
         let mut paddr = src;
         if src % 16 != 0 {
@@ -193,8 +236,14 @@ impl ModelVm {
             return Err(Fail::Os(libc::ENOMEM));
         }
         if src % 16 == 0 && dst % 16 == 0 && size % 16 == 0 && same_or_disjoint(src, dst, size) {
-            pin(src & !(PAGE - 1), (src + size).next_multiple_of(PAGE) - (src & !(PAGE - 1)))?;
-            pin(dst & !(PAGE - 1), (dst + size).next_multiple_of(PAGE) - (dst & !(PAGE - 1)))?;
+            pin(
+                src & !(PAGE - 1),
+                (src + size).next_multiple_of(PAGE) - (src & !(PAGE - 1)),
+            )?;
+            pin(
+                dst & !(PAGE - 1),
+                (dst + size).next_multiple_of(PAGE) - (dst & !(PAGE - 1)),
+            )?;
             return self.dbg_fw(k, &mut cmd.error, src, dst, size, dec);
         }
         let (mut v, end, mut dv, mut left) = (src, src + size, dst, size);

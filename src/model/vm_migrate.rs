@@ -162,13 +162,9 @@ impl ModelVm {
         self.stored_fd(k)?;
         // SAFETY: the guest page was checked mapped; the transport's contract.
         let r = unsafe {
-            self.platform.fw.receive_update_data(
-                k.handle,
-                &hdr,
-                p.guest_uaddr,
-                p.guest_len,
-                &trans,
-            )
+            self.platform
+                .fw
+                .receive_update_data(k.handle, &hdr, p.guest_uaddr, p.guest_len, &trans)
         };
         issued(&mut cmd.error, r)
     }

@@ -37,7 +37,10 @@ fn kvm_refuses_before_init_twice_and_unknown_ids() {
         assert_eq!(op_raw(&*vm, id, d, fd), (Err(ENOTTY), 0), "id {id}");
     }
     // RECEIVE_UPDATE_DATA on a non-SEV VM is EINVAL (KVM's own quirk).
-    assert_eq!(op_raw(&*vm, kvm_cmd::RECEIVE_UPDATE_DATA, d, fd), (Err(EINVAL), 0));
+    assert_eq!(
+        op_raw(&*vm, kvm_cmd::RECEIVE_UPDATE_DATA, d, fd),
+        (Err(EINVAL), 0)
+    );
     let r = kvm_enc_region { addr: d, size: 128 };
     // SAFETY: `dummy` outlives the call; the region is not kept (the call fails).
     assert_eq!(unsafe { vm.register_region(&r) }, Err(ENOTTY));
@@ -74,9 +77,15 @@ fn kvm_refuses_before_init_twice_and_unknown_ids() {
     assert_eq!(update(&p, &*vm, mem.addr(), 4096), (Err(libc::EBADF), 0));
     // LAUNCH_START through a wrong sev_fd: EBADF.
     let mut ls = kvm_sev_launch_start::default();
-    assert_eq!(op(&*vm, kvm_cmd::LAUNCH_START, &mut ls, fd + 1000), (Err(libc::EBADF), 0));
+    assert_eq!(
+        op(&*vm, kvm_cmd::LAUNCH_START, &mut ls, fd + 1000),
+        (Err(libc::EBADF), 0)
+    );
     // A bad struct pointer: EFAULT.
-    assert_eq!(op_raw(&*vm, kvm_cmd::LAUNCH_START, 8, fd), (Err(libc::EFAULT), 0));
+    assert_eq!(
+        op_raw(&*vm, kvm_cmd::LAUNCH_START, 8, fd),
+        (Err(libc::EFAULT), 0)
+    );
     let _ = mem.bytes();
 }
 
@@ -116,29 +125,55 @@ fn launch_start_session_checks_in_firmware_order() {
         dh_len: 0x824,
         ..Default::default()
     };
-    assert_eq!(op(&*vm, kvm_cmd::LAUNCH_START, &mut ls, fd), (Err(EIO), st::INVALID_LENGTH));
-    assert_eq!(start(&ok.godh_cert, &ok.blob[..127], 0), (Err(EIO), st::INVALID_LENGTH));
-    assert_eq!(start(&ok.godh_cert[..0x823], &ok.blob, 0), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*vm, kvm_cmd::LAUNCH_START, &mut ls, fd),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
+    assert_eq!(
+        start(&ok.godh_cert, &ok.blob[..127], 0),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
+    assert_eq!(
+        start(&ok.godh_cert[..0x823], &ok.blob, 0),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     // GODH sanity: wrong usage, wrong algorithm, point off the curve.
     for (off, v) in [(0x08usize, 0x02u8), (0x0C, 0x02), (0x14, 0x01)] {
         let mut c = ok.godh_cert.clone();
         c[off] ^= v;
-        assert_eq!(start(&c, &ok.blob, 0), (Err(EIO), st::INVALID_CERTIFICATE), "offset {off:#x}");
+        assert_eq!(
+            start(&c, &ok.blob, 0),
+            (Err(EIO), st::INVALID_CERTIFICATE),
+            "offset {off:#x}"
+        );
     }
     // NONCE, wrapped keys, WRAP_IV, WRAP_MAC, POLICY_MAC and the policy are all bound.
     for off in [0x00usize, 0x10, 0x2F, 0x30, 0x40, 0x5F, 0x60, 0x7F] {
         let mut b = ok.blob.clone();
         b[off] ^= 0x01;
-        assert_eq!(start(&ok.godh_cert, &b, 0), (Err(EIO), st::BAD_MEASUREMENT), "offset {off:#x}");
+        assert_eq!(
+            start(&ok.godh_cert, &b, 0),
+            (Err(EIO), st::BAD_MEASUREMENT),
+            "offset {off:#x}"
+        );
     }
-    assert_eq!(start(&ok.godh_cert, &ok.blob, 1), (Err(EIO), st::BAD_MEASUREMENT));
+    assert_eq!(
+        start(&ok.godh_cert, &ok.blob, 1),
+        (Err(EIO), st::BAD_MEASUREMENT)
+    );
     // With valid MACs: a policy asking for a newer API, or with reserved bits: POLICY_FAILURE.
     let c = p.config();
     let newer = ((c.api_minor as u32 + 1) << 24) | ((c.api_major as u32) << 16);
     let s = owner_session(&pdh, newer);
-    assert_eq!(start(&s.godh_cert, &s.blob, newer), (Err(EIO), st::POLICY_FAILURE));
+    assert_eq!(
+        start(&s.godh_cert, &s.blob, newer),
+        (Err(EIO), st::POLICY_FAILURE)
+    );
     let s = owner_session(&pdh, 1 << 6);
-    assert_eq!(start(&s.godh_cert, &s.blob, 1 << 6), (Err(EIO), st::POLICY_FAILURE));
+    assert_eq!(
+        start(&s.godh_cert, &s.blob, 1 << 6),
+        (Err(EIO), st::POLICY_FAILURE)
+    );
     // Without a session the policy is not checked at all (sev-spec §8 item 4).
     let vm2 = sev::transport::PlatformTransport::create_vm(p.clone()).unwrap();
     assert_eq!(op_raw(&*vm2, kvm_cmd::INIT, 0, -1), (Ok(()), 0));
@@ -146,7 +181,10 @@ fn launch_start_session_checks_in_firmware_order() {
     assert_eq!((r, e), (Ok(()), 0));
     assert_ne!(h, 0);
     // Key sharing is checked after the session: an unknown handle is INVALID_GUEST.
-    assert_eq!(start_h(0xDEAD, &ok.godh_cert, &ok.blob, 0), (Err(EIO), st::INVALID_GUEST));
+    assert_eq!(
+        start_h(0xDEAD, &ok.godh_cert, &ok.blob, 0),
+        (Err(EIO), st::INVALID_GUEST)
+    );
     // And the good session works.
     assert_eq!(start(&ok.godh_cert, &ok.blob, 0), (Ok(()), 0));
 }
@@ -176,7 +214,10 @@ fn key_sharing_rules() {
     mem.bytes().fill(0x3C);
     assert_eq!(update(&p, &*a, mem.addr(), 4096), (Ok(()), 0));
     let mut out = [0u8; 32];
-    assert_eq!(dbg(&p, &*b, true, mem.addr(), out.as_mut_ptr() as u64, 32), (Ok(()), 0));
+    assert_eq!(
+        dbg(&p, &*b, true, mem.addr(), out.as_mut_ptr() as u64, 32),
+        (Ok(()), 0)
+    );
     assert_eq!(out, [0x3C; 32]);
     // NOKS forbids sharing.
     let c = vm(&p);
@@ -194,27 +235,50 @@ fn wrong_guest_state_for_each_command() {
     let fd = p.sev_fd();
     // LSECRET: no more LAUNCH_UPDATE_DATA or LAUNCH_MEASURE, no SEND_START, no
     // RECEIVE_FINISH / SEND_FINISH / SEND_CANCEL.
-    assert_eq!(update(&p, &*vm, mem.addr(), 16), (Err(EIO), st::INVALID_GUEST_STATE));
+    assert_eq!(
+        update(&p, &*vm, mem.addr(), 16),
+        (Err(EIO), st::INVALID_GUEST_STATE)
+    );
     assert_eq!(measure(&p, &*vm).1, st::INVALID_GUEST_STATE);
     let mut q = kvm_sev_send_start::default();
     // The session length is checked before the state (query → INVALID_LENGTH)...
-    assert_eq!(op(&*vm, kvm_cmd::SEND_START, &mut q, fd), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*vm, kvm_cmd::SEND_START, &mut q, fd),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!(q.session_len, 128);
-    for id in [kvm_cmd::RECEIVE_FINISH, kvm_cmd::SEND_FINISH, kvm_cmd::SEND_CANCEL] {
-        assert_eq!(op_raw(&*vm, id, 0, fd), (Err(EIO), st::INVALID_GUEST_STATE), "id {id}");
+    for id in [
+        kvm_cmd::RECEIVE_FINISH,
+        kvm_cmd::SEND_FINISH,
+        kvm_cmd::SEND_CANCEL,
+    ] {
+        assert_eq!(
+            op_raw(&*vm, id, 0, fd),
+            (Err(EIO), st::INVALID_GUEST_STATE),
+            "id {id}"
+        );
     }
     // ... LAUNCH_FINISH, then no more LAUNCH_SECRET or LAUNCH_FINISH.
     assert_eq!(finish(&p, &*vm), (Ok(()), 0));
     let (hdr, ct) = secret_packet(&s, &m[..32], &[7u8; 32]);
-    assert_eq!(secret(&p, &*vm, &hdr, &ct, mem.addr()), (Err(EIO), st::INVALID_GUEST_STATE));
+    assert_eq!(
+        secret(&p, &*vm, &hdr, &ct, mem.addr()),
+        (Err(EIO), st::INVALID_GUEST_STATE)
+    );
     assert_eq!(finish(&p, &*vm), (Err(EIO), st::INVALID_GUEST_STATE));
-    assert_eq!(update(&p, &*vm, mem.addr(), 16), (Err(EIO), st::INVALID_GUEST_STATE));
+    assert_eq!(
+        update(&p, &*vm, mem.addr(), 16),
+        (Err(EIO), st::INVALID_GUEST_STATE)
+    );
 
     // LUPDATE: no secret, no finish, no attestation.
     let v2 = common::vm(&p);
     let (r, e, _) = launch_start(&p, &*v2, 0, None);
     assert_eq!((r, e), (Ok(()), 0));
-    assert_eq!(secret(&p, &*v2, &hdr, &ct, mem.addr()), (Err(EIO), st::INVALID_GUEST_STATE));
+    assert_eq!(
+        secret(&p, &*v2, &hdr, &ct, mem.addr()),
+        (Err(EIO), st::INVALID_GUEST_STATE)
+    );
     assert_eq!(finish(&p, &*v2), (Err(EIO), st::INVALID_GUEST_STATE));
     let mut rep = [0u8; 208];
     let mut a = kvm_sev_attestation_report {
@@ -222,7 +286,10 @@ fn wrong_guest_state_for_each_command() {
         len: 208,
         ..Default::default()
     };
-    assert_eq!(op(&*v2, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, fd), (Err(EIO), st::INVALID_GUEST_STATE));
+    assert_eq!(
+        op(&*v2, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, fd),
+        (Err(EIO), st::INVALID_GUEST_STATE)
+    );
     assert_eq!(rep, [0u8; 208]);
 }
 
@@ -238,8 +305,15 @@ fn lengths_alignment_and_bad_addresses() {
     assert_eq!(update(&p, &*vm, a + 8, 32), (Err(EIO), st::INVALID_ADDRESS));
     assert_eq!(update(&p, &*vm, a, 15), (Err(EIO), st::INVALID_LENGTH));
     assert_eq!(update(&p, &*vm, a, 0), (Err(EINVAL), 0));
-    assert_eq!(update(&p, &*vm, 0x1000, 4096), (Err(libc::ENOMEM), 0), "unmapped");
-    assert!(mem.bytes().iter().all(|b| *b == 9), "nothing encrypted on failure");
+    assert_eq!(
+        update(&p, &*vm, 0x1000, 4096),
+        (Err(libc::ENOMEM), 0),
+        "unmapped"
+    );
+    assert!(
+        mem.bytes().iter().all(|b| *b == 9),
+        "nothing encrypted on failure"
+    );
 
     // LAUNCH_MEASURE: a short buffer fails with INVALID_LENGTH and KVM writes nothing back;
     // above 16 KiB KVM refuses.
@@ -249,21 +323,42 @@ fn lengths_alignment_and_bad_addresses() {
         len: 10,
         ..Default::default()
     };
-    assert_eq!(op(&*vm, kvm_cmd::LAUNCH_MEASURE, &mut m, p.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*vm, kvm_cmd::LAUNCH_MEASURE, &mut m, p.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!(m.len, 10);
     m.len = 0x4001;
-    assert_eq!(op(&*vm, kvm_cmd::LAUNCH_MEASURE, &mut m, p.sev_fd()), (Err(EINVAL), 0));
+    assert_eq!(
+        op(&*vm, kvm_cmd::LAUNCH_MEASURE, &mut m, p.sev_fd()),
+        (Err(EINVAL), 0)
+    );
 
     // DBG: KVM's argument checks.
-    assert_eq!(dbg(&p, &*vm, true, a, out.as_mut_ptr() as u64, 0), (Err(EINVAL), 0));
+    assert_eq!(
+        dbg(&p, &*vm, true, a, out.as_mut_ptr() as u64, 0),
+        (Err(EINVAL), 0)
+    );
     assert_eq!(dbg(&p, &*vm, true, a, 0, 16), (Err(EINVAL), 0));
-    assert_eq!(dbg(&p, &*vm, true, u64::MAX - 8, out.as_mut_ptr() as u64, 16), (Err(EINVAL), 0));
+    assert_eq!(
+        dbg(&p, &*vm, true, u64::MAX - 8, out.as_mut_ptr() as u64, 16),
+        (Err(EINVAL), 0)
+    );
 
     // Regions: an unknown range cannot be unregistered.
-    let r = kvm_enc_region { addr: a, size: 8192 };
+    let r = kvm_enc_region {
+        addr: a,
+        size: 8192,
+    };
     // SAFETY: `mem` outlives the registration.
     unsafe { vm.register_region(&r) }.unwrap();
-    assert_eq!(vm.unregister_region(&kvm_enc_region { addr: a, size: 4096 }), Err(EINVAL));
+    assert_eq!(
+        vm.unregister_region(&kvm_enc_region {
+            addr: a,
+            size: 4096
+        }),
+        Err(EINVAL)
+    );
     assert_eq!(vm.unregister_region(&r), Ok(()));
     assert_eq!(vm.unregister_region(&r), Err(EINVAL));
     let zero = kvm_enc_region { addr: a, size: 0 };
@@ -284,15 +379,30 @@ fn launch_secret_refusals_write_nothing() {
 
     let mut bad_mac = hdr.clone();
     bad_mac[30] ^= 1;
-    assert_eq!(secret(&p, &*vm, &bad_mac, &ct, at), (Err(EIO), st::BAD_MEASUREMENT));
+    assert_eq!(
+        secret(&p, &*vm, &bad_mac, &ct, at),
+        (Err(EIO), st::BAD_MEASUREMENT)
+    );
     let mut bad_ct = ct.clone();
     bad_ct[0] ^= 1;
-    assert_eq!(secret(&p, &*vm, &hdr, &bad_ct, at), (Err(EIO), st::BAD_MEASUREMENT));
+    assert_eq!(
+        secret(&p, &*vm, &hdr, &bad_ct, at),
+        (Err(EIO), st::BAD_MEASUREMENT)
+    );
     // Bound to this launch's measurement.
     let (h2, c2) = secret_packet(&s, &[0u8; 32], &payload);
-    assert_eq!(secret(&p, &*vm, &h2, &c2, at), (Err(EIO), st::BAD_MEASUREMENT));
-    assert_eq!(secret(&p, &*vm, &hdr[..51], &ct, at), (Err(EIO), st::INVALID_LENGTH));
-    assert_eq!(secret(&p, &*vm, &hdr, &ct, at + 8), (Err(EIO), st::INVALID_ADDRESS));
+    assert_eq!(
+        secret(&p, &*vm, &h2, &c2, at),
+        (Err(EIO), st::BAD_MEASUREMENT)
+    );
+    assert_eq!(
+        secret(&p, &*vm, &hdr[..51], &ct, at),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
+    assert_eq!(
+        secret(&p, &*vm, &hdr, &ct, at + 8),
+        (Err(EIO), st::INVALID_ADDRESS)
+    );
     let mut s2 = kvm_sev_launch_secret {
         hdr_uaddr: hdr.as_ptr() as u64,
         hdr_len: 52,
@@ -302,15 +412,24 @@ fn launch_secret_refusals_write_nothing() {
         trans_len: 64,
         ..Default::default()
     };
-    assert_eq!(op(&*vm, kvm_cmd::LAUNCH_SECRET, &mut s2, p.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*vm, kvm_cmd::LAUNCH_SECRET, &mut s2, p.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     // A COMPRESSED packet with a valid MAC: UNSUPPORTED.
     let iv = rand16();
     let n = 64u32.to_le_bytes();
-    let mac = hmac_sha256(&s.tik, &[&[1], &1u32.to_le_bytes(), &iv, &n, &n, &ct, &m[..32]]);
+    let mac = hmac_sha256(
+        &s.tik,
+        &[&[1], &1u32.to_le_bytes(), &iv, &n, &n, &ct, &m[..32]],
+    );
     let mut comp = 1u32.to_le_bytes().to_vec();
     comp.extend_from_slice(&iv);
     comp.extend_from_slice(&mac);
-    assert_eq!(secret(&p, &*vm, &comp, &ct, at), (Err(EIO), st::UNSUPPORTED));
+    assert_eq!(
+        secret(&p, &*vm, &comp, &ct, at),
+        (Err(EIO), st::UNSUPPORTED)
+    );
     assert_eq!(mem.bytes()[..], before[..], "no refusal wrote guest memory");
     assert_eq!(secret(&p, &*vm, &hdr, &ct, at), (Ok(()), 0));
     assert_ne!(mem.bytes()[..], before[..]);
@@ -352,12 +471,21 @@ fn guest_status_before_launch_and_attestation_query() {
     let mut mem = Mem::new(4096);
     let _ = launch_to_lsecret(&p, &*vm, 0, &mut mem);
     let mut a = kvm_sev_attestation_report::default();
-    assert_eq!(op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!(a.len, 208);
     let mut buf = [0u8; 100];
     a.uaddr = buf.as_mut_ptr() as u64;
     a.len = 100;
-    assert_eq!(op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
-    assert_eq!(a.len, 100, "KVM writes back nothing on a failed non-query call");
+    assert_eq!(
+        op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
+    assert_eq!(
+        a.len, 100,
+        "KVM writes back nothing on a failed non-query call"
+    );
     assert_eq!(buf, [0u8; 100]);
 }

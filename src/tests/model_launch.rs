@@ -31,7 +31,10 @@ fn full_launch_with_session_measure_secret_debug_and_finish() {
     let pek = SevCert::from_bytes(&chain[..0x824]).unwrap();
     let oca = SevCert::from_bytes(&chain[0x824..0x1048]).unwrap();
     let cek = SevCert::from_bytes(&chain[0x1048..]).unwrap();
-    assert!(cek.slot_is_empty(0) && cek.slot_is_empty(1), "the FW's CEK is unsigned");
+    assert!(
+        cek.slot_is_empty(0) && cek.slot_is_empty(1),
+        "the FW's CEK is unsigned"
+    );
     let oca_pk = oca.check_body(Usage::OCA).unwrap();
     let pek_pk = pek.check_body(Usage::PEK).unwrap();
     let cek_pk = cek.check_body(Usage::CEK).unwrap();
@@ -51,14 +54,20 @@ fn full_launch_with_session_measure_secret_debug_and_finish() {
     // GET_ID2 names this chip (query first).
     let mut id = [0u8; 64];
     let mut g = sev_user_data_get_id2::default();
-    assert_eq!(sev(&p, sev_user_cmd::GET_ID2, &mut g), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        sev(&p, sev_user_cmd::GET_ID2, &mut g),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!({ g.length }, 64);
     g.address = id.as_mut_ptr() as u64;
     assert_eq!(sev(&p, sev_user_cmd::GET_ID2, &mut g), (Ok(()), 0));
     assert_eq!(id, p.chip_id());
     let mut sec1 = vec![4u8];
     sec1.extend_from_slice(&id);
-    assert!(k256::PublicKey::from_sec1_bytes(&sec1).is_ok(), "a secp256k1 point");
+    assert!(
+        k256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+        "a secp256k1 point"
+    );
 
     // The owner's session, then the launch.
     let policy = 0u32;
@@ -80,7 +89,10 @@ fn full_launch_with_session_measure_secret_debug_and_finish() {
     };
     // SAFETY: `mem` stays mapped until the region is unregistered below.
     unsafe { vm.register_region(&region) }.unwrap();
-    assert_eq!(update(&p, &*vm, mem.addr(), plain.len() as u32), (Ok(()), 0));
+    assert_eq!(
+        update(&p, &*vm, mem.addr(), plain.len() as u32),
+        (Ok(()), 0)
+    );
     let cipher = mem.bytes().to_vec();
     assert_ne!(cipher[..4096], plain[..4096]);
     let same = cipher
@@ -98,7 +110,11 @@ fn full_launch_with_session_measure_secret_debug_and_finish() {
     assert_eq!((r, e), (Ok(()), 0));
     let ld: [u8; 32] = Sha256::digest(&plain).into();
     let want = expected_measure(&s.tik, api(&p), policy, &ld, &m[32..]);
-    assert_eq!(m[..32], want, "LAUNCH_MEASURE differs from the independent computation");
+    assert_eq!(
+        m[..32],
+        want,
+        "LAUNCH_MEASURE differs from the independent computation"
+    );
 
     // LAUNCH_SECRET into the image, then read back with DBG_DECRYPT.
     let payload: Vec<u8> = (0..64u8).map(|i| i ^ 0x5A).collect();
@@ -108,12 +124,22 @@ fn full_launch_with_session_measure_secret_debug_and_finish() {
     let in_mem = mem.bytes()[0x3000..0x3040].to_vec();
     assert_ne!(in_mem, payload, "the secret is stored encrypted");
     let mut out = [0u8; 64];
-    assert_eq!(dbg(&p, &*vm, true, at, out.as_mut_ptr() as u64, 64), (Ok(()), 0));
+    assert_eq!(
+        dbg(&p, &*vm, true, at, out.as_mut_ptr() as u64, 64),
+        (Ok(()), 0)
+    );
     assert_eq!(out[..], payload[..]);
     // The rest of the image decrypts to the original plaintext (unaligned ask, too).
     let mut back = vec![0u8; 8192 + 5];
     assert_eq!(
-        dbg(&p, &*vm, true, mem.addr() + 0x10003, back.as_mut_ptr() as u64, back.len() as u32),
+        dbg(
+            &p,
+            &*vm,
+            true,
+            mem.addr() + 0x10003,
+            back.as_mut_ptr() as u64,
+            back.len() as u32
+        ),
         (Ok(()), 0)
     );
     assert_eq!(back[..], plain[0x10003..0x10003 + 8192 + 5]);
@@ -136,7 +162,10 @@ fn launch_without_session_uses_zero_keys_and_nodbg_refuses_debug() {
     let mut mem = Mem::new(64 * 1024);
     mem.bytes().fill(0xAB);
     let plain = mem.bytes().to_vec();
-    assert_eq!(update(&p, &*vm, mem.addr(), plain.len() as u32), (Ok(()), 0));
+    assert_eq!(
+        update(&p, &*vm, mem.addr(), plain.len() as u32),
+        (Ok(()), 0)
+    );
     let (r, e, m) = measure(&p, &*vm);
     assert_eq!((r, e), (Ok(()), 0));
     // No session: TIK is all-zero (sev-spec §8 item 4).
@@ -164,22 +193,42 @@ fn debug_encrypt_round_trips_aligned_and_unaligned() {
     // Aligned: write 4 KiB of plaintext across a page boundary, read it back.
     let data: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
     let at = mem.addr() + 0x800;
-    assert_eq!(dbg(&p, &*vm, false, data.as_ptr() as u64, at, 4096), (Ok(()), 0));
+    assert_eq!(
+        dbg(&p, &*vm, false, data.as_ptr() as u64, at, 4096),
+        (Ok(()), 0)
+    );
     assert_ne!(mem.bytes()[0x800..0x1800], data[..]);
     let mut back = vec![0u8; 4096];
-    assert_eq!(dbg(&p, &*vm, true, at, back.as_mut_ptr() as u64, 4096), (Ok(()), 0));
+    assert_eq!(
+        dbg(&p, &*vm, true, at, back.as_mut_ptr() as u64, 4096),
+        (Ok(()), 0)
+    );
     assert_eq!(back, data);
     // Unaligned destination and length inside one granule span: read-modify-write keeps
     // the neighbours.
     let patch = b"hello";
     let at2 = mem.addr() + 0x2003;
     assert_eq!(
-        dbg(&p, &*vm, false, patch.as_ptr() as u64, at2, patch.len() as u32),
+        dbg(
+            &p,
+            &*vm,
+            false,
+            patch.as_ptr() as u64,
+            at2,
+            patch.len() as u32
+        ),
         (Ok(()), 0)
     );
     let mut around = [0u8; 32];
     assert_eq!(
-        dbg(&p, &*vm, true, mem.addr() + 0x2000, around.as_mut_ptr() as u64, 32),
+        dbg(
+            &p,
+            &*vm,
+            true,
+            mem.addr() + 0x2000,
+            around.as_mut_ptr() as u64,
+            32
+        ),
         (Ok(()), 0)
     );
     assert_eq!(&around[3..8], patch);

@@ -59,7 +59,10 @@ fn send_page(p: &ModelPlatform, vm: &dyn VmTransport, guest: u64, len: u32) -> (
         trans_len: len,
         ..Default::default()
     };
-    assert_eq!(op(vm, kvm_cmd::SEND_UPDATE_DATA, &mut s, p.sev_fd()), (Ok(()), 0));
+    assert_eq!(
+        op(vm, kvm_cmd::SEND_UPDATE_DATA, &mut s, p.sev_fd()),
+        (Ok(()), 0)
+    );
     (hdr, trans)
 }
 
@@ -126,7 +129,10 @@ fn migrate_a_guest_with_the_sev_policy() {
 
     // SEND_START: the session-length query, then the real thing.
     let mut q = kvm_sev_send_start::default();
-    assert_eq!(op(&*svm, kvm_cmd::SEND_START, &mut q, s.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*svm, kvm_cmd::SEND_START, &mut q, s.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!(q.session_len, 128);
     let certs = target_certs(&t);
     let (r, e, session, pol) = send_start(&s, &*svm, &certs);
@@ -141,7 +147,10 @@ fn migrate_a_guest_with_the_sev_policy() {
 
     // SEND_UPDATE_DATA length query: HDR_LEN only.
     let mut q = kvm_sev_send_update_data::default();
-    assert_eq!(op(&*svm, kvm_cmd::SEND_UPDATE_DATA, &mut q, s.sev_fd()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        op(&*svm, kvm_cmd::SEND_UPDATE_DATA, &mut q, s.sev_fd()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!((q.hdr_len, q.trans_len), (52, 0));
     // KVM's one-page rule.
     let mut q = kvm_sev_send_update_data {
@@ -153,22 +162,35 @@ fn migrate_a_guest_with_the_sev_policy() {
         trans_len: 4096,
         ..Default::default()
     };
-    assert_eq!(op(&*svm, kvm_cmd::SEND_UPDATE_DATA, &mut q, s.sev_fd()), (Err(libc::EINVAL), 0));
+    assert_eq!(
+        op(&*svm, kvm_cmd::SEND_UPDATE_DATA, &mut q, s.sev_fd()),
+        (Err(libc::EINVAL), 0)
+    );
 
     let mut dst_mem = Mem::new(4 * 4096);
     for page in 0..4u64 {
         let (hdr, trans) = send_page(&s, &*svm, src_mem.addr() + page * 4096, 4096);
-        assert_ne!(trans[..], plain[page as usize * 4096..][..4096], "sent encrypted");
+        assert_ne!(
+            trans[..],
+            plain[page as usize * 4096..][..4096],
+            "sent encrypted"
+        );
         if page == 1 {
             // A tampered packet is refused and writes nothing.
             let before = dst_mem.bytes().to_vec();
             let mut bad = trans.clone();
             bad[100] ^= 1;
             let at = dst_mem.addr() + 4096;
-            assert_eq!(receive_page(&t, &*tvm, &hdr, &bad, at), (Err(EIO), st::BAD_MEASUREMENT));
+            assert_eq!(
+                receive_page(&t, &*tvm, &hdr, &bad, at),
+                (Err(EIO), st::BAD_MEASUREMENT)
+            );
             let mut badh = hdr.clone();
             badh[10] ^= 1;
-            assert_eq!(receive_page(&t, &*tvm, &badh, &trans, at), (Err(EIO), st::BAD_MEASUREMENT));
+            assert_eq!(
+                receive_page(&t, &*tvm, &badh, &trans, at),
+                (Err(EIO), st::BAD_MEASUREMENT)
+            );
             assert_eq!(dst_mem.bytes()[..], before[..]);
         }
         assert_eq!(
@@ -176,8 +198,14 @@ fn migrate_a_guest_with_the_sev_policy() {
             (Ok(()), 0)
         );
     }
-    assert_eq!(op_raw(&*svm, kvm_cmd::SEND_FINISH, 0, s.sev_fd()), (Ok(()), 0));
-    assert_eq!(op_raw(&*tvm, kvm_cmd::RECEIVE_FINISH, 0, t.sev_fd()), (Ok(()), 0));
+    assert_eq!(
+        op_raw(&*svm, kvm_cmd::SEND_FINISH, 0, s.sev_fd()),
+        (Ok(()), 0)
+    );
+    assert_eq!(
+        op_raw(&*tvm, kvm_cmd::RECEIVE_FINISH, 0, t.sev_fd()),
+        (Ok(()), 0)
+    );
     assert_eq!(status(&s, &*svm).2.state, 6, "source SENT");
     assert_eq!(status(&t, &*tvm).2.state, 3, "target RUNNING");
 
@@ -185,7 +213,14 @@ fn migrate_a_guest_with_the_sev_policy() {
     assert_ne!(dst_mem.bytes()[..], src_mem.bytes()[..]);
     let mut back = vec![0u8; plain.len()];
     assert_eq!(
-        dbg(&t, &*tvm, true, dst_mem.addr(), back.as_mut_ptr() as u64, back.len() as u32),
+        dbg(
+            &t,
+            &*tvm,
+            true,
+            dst_mem.addr(),
+            back.as_mut_ptr() as u64,
+            back.len() as u32
+        ),
         (Ok(()), 0)
     );
     assert_eq!(back, plain);
@@ -214,7 +249,10 @@ fn send_start_policy_checks() {
     assert_eq!(send_start(&s, &*vm, &other_root).1, st::INVALID_CERTIFICATE);
     let mut unsigned_cek = certs.clone();
     unsigned_cek.1 = export(&t).1;
-    assert_eq!(send_start(&s, &*vm, &unsigned_cek).1, st::INVALID_CERTIFICATE);
+    assert_eq!(
+        send_start(&s, &*vm, &unsigned_cek).1,
+        st::INVALID_CERTIFICATE
+    );
     let mut bad_pdh = certs.clone();
     bad_pdh.0[5] ^= 1;
     assert_eq!(send_start(&s, &*vm, &bad_pdh).1, st::BAD_SIGNATURE);
@@ -225,7 +263,10 @@ fn send_start_policy_checks() {
     let (r, e, _, _) = send_start(&s, &*vm, &certs);
     assert_eq!((r, e), (Ok(()), 0));
     assert_eq!(status(&s, &*vm).2.state, 4);
-    assert_eq!(op_raw(&*vm, kvm_cmd::SEND_CANCEL, 0, s.sev_fd()), (Ok(()), 0));
+    assert_eq!(
+        op_raw(&*vm, kvm_cmd::SEND_CANCEL, 0, s.sev_fd()),
+        (Ok(()), 0)
+    );
     assert_eq!(status(&s, &*vm).2.state, 3);
     drop(vm);
 
@@ -238,7 +279,10 @@ fn send_start_policy_checks() {
     .unwrap();
     let min = (55u32 << 24) | (1 << 16);
     let vm = running_guest(&s, SEV_BIT | min, &mut mem);
-    assert_eq!(send_start(&s, &*vm, &target_certs(&old)).1, st::POLICY_FAILURE);
+    assert_eq!(
+        send_start(&s, &*vm, &target_certs(&old)).1,
+        st::POLICY_FAILURE
+    );
     assert_eq!(send_start(&s, &*vm, &certs).1, 0);
     drop(vm);
 
@@ -275,9 +319,15 @@ fn attestation_report_is_signed_by_the_pek() {
         len: 256,
         ..Default::default()
     };
-    assert_eq!(op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()), (Ok(()), 0));
+    assert_eq!(
+        op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()),
+        (Ok(()), 0)
+    );
     assert_eq!(a.len, 208);
-    assert!(rep[208..].iter().all(|b| *b == 0), "KVM copies the whole (zeroed) buffer");
+    assert!(
+        rep[208..].iter().all(|b| *b == 0),
+        "KVM copies the whole (zeroed) buffer"
+    );
     assert_eq!(rep[..16], mnonce);
     assert_eq!(rep[16..48], Sha256::digest(&plain)[..]);
     assert_eq!(rep[48..52], policy.to_le_bytes());
@@ -298,8 +348,14 @@ fn attestation_report_is_signed_by_the_pek() {
     vk.verify_prehash(&digest, &sig).unwrap();
     let mut forged = rep;
     forged[20] ^= 1;
-    assert!(vk.verify_prehash(&Sha256::digest(&forged[..0x34]), &sig).is_err());
+    assert!(
+        vk.verify_prehash(&Sha256::digest(&forged[..0x34]), &sig)
+            .is_err()
+    );
     // Still available after LAUNCH_FINISH.
     assert_eq!(finish(&p, &*vm), (Ok(()), 0));
-    assert_eq!(op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()), (Ok(()), 0));
+    assert_eq!(
+        op(&*vm, kvm_cmd::GET_ATTESTATION_REPORT, &mut a, p.sev_fd()),
+        (Ok(()), 0)
+    );
 }

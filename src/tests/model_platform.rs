@@ -21,7 +21,10 @@ fn status(p: &ModelPlatform) -> sev_user_data_status {
 
 fn csr(p: &ModelPlatform) -> Vec<u8> {
     let mut q = sev_user_data_pek_csr::default();
-    assert_eq!(sev(p, sev_user_cmd::PEK_CSR, &mut q), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        sev(p, sev_user_cmd::PEK_CSR, &mut q),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!({ q.length }, 0x824);
     let mut buf = vec![0u8; 0x824];
     q.address = buf.as_mut_ptr() as u64;
@@ -64,7 +67,10 @@ fn state_machine_and_key_regeneration() {
     let s = status(&p);
     assert_eq!((s.state, { s.flags }, { s.guest_count }), (0, 0, 0));
     let c = p.config();
-    assert_eq!((s.api_major, s.api_minor, s.build), (c.api_major, c.api_minor, c.build));
+    assert_eq!(
+        (s.api_major, s.api_minor, s.build),
+        (c.api_major, c.api_minor, c.build)
+    );
 
     // PDH_CERT_EXPORT initialises the platform (PSP driver) with CONFIG.ES.
     let (pdh1, chain1) = export(&p);
@@ -88,7 +94,10 @@ fn state_machine_and_key_regeneration() {
     assert_eq!((r, e), (Ok(()), 0));
     let s = status(&p);
     assert_eq!((s.state, { s.guest_count }), (2, 1));
-    assert_eq!(sev0(&p, sev_user_cmd::PEK_GEN), (Err(EIO), st::INVALID_PLATFORM_STATE));
+    assert_eq!(
+        sev0(&p, sev_user_cmd::PEK_GEN),
+        (Err(EIO), st::INVALID_PLATFORM_STATE)
+    );
     let c = csr(&p);
     assert_eq!(import(&p, &c, &c), (Err(EIO), st::INVALID_PLATFORM_STATE));
     assert_eq!(sev0(&p, sev_user_cmd::FACTORY_RESET).0, Err(libc::EBUSY));
@@ -141,20 +150,32 @@ fn taking_ownership_with_csr_and_import() {
     signed.sign_ecdsa(0, Usage::OCA, &oca_key);
 
     // Bad imports first: each leaves the platform self-owned.
-    assert_eq!(import(&p, &signed.as_bytes()[..0x823], oca.as_bytes()), (Err(EIO), st::INVALID_LENGTH));
+    assert_eq!(
+        import(&p, &signed.as_bytes()[..0x823], oca.as_bytes()),
+        (Err(EIO), st::INVALID_LENGTH)
+    );
     assert_eq!(import(&p, signed.as_bytes(), &[]).0, Err(libc::EINVAL));
     let mut bad_oca = oca.as_bytes().to_vec();
     bad_oca[5] ^= 1; // body changed: the self-signature fails
-    assert_eq!(import(&p, signed.as_bytes(), &bad_oca), (Err(EIO), st::BAD_SIGNATURE));
+    assert_eq!(
+        import(&p, signed.as_bytes(), &bad_oca),
+        (Err(EIO), st::BAD_SIGNATURE)
+    );
     let (other_key, _) = owner_oca();
     let mut wrong_signer = csr_cert.clone();
     wrong_signer.sign_ecdsa(0, Usage::OCA, &other_key);
-    assert_eq!(import(&p, wrong_signer.as_bytes(), oca.as_bytes()), (Err(EIO), st::BAD_SIGNATURE));
+    assert_eq!(
+        import(&p, wrong_signer.as_bytes(), oca.as_bytes()),
+        (Err(EIO), st::BAD_SIGNATURE)
+    );
     let mut other_body = csr_cert.clone().as_bytes().to_vec();
     other_body[5] ^= 1; // not the platform's PEK body
     let mut other_body = SevCert::from_bytes(&other_body).unwrap();
     other_body.sign_ecdsa(0, Usage::OCA, &oca_key);
-    assert_eq!(import(&p, other_body.as_bytes(), oca.as_bytes()), (Err(EIO), st::INVALID_CERTIFICATE));
+    assert_eq!(
+        import(&p, other_body.as_bytes(), oca.as_bytes()),
+        (Err(EIO), st::INVALID_CERTIFICATE)
+    );
     assert_eq!({ status(&p).flags } & 1, 0);
 
     // The real import: owned, the OCA is ours, the PEK carries our and the CEK's signature,
@@ -168,11 +189,17 @@ fn taking_ownership_with_csr_and_import() {
     pek.verify_ecdsa(Usage::OCA, &oca_pk).unwrap();
     pek.verify_ecdsa(Usage::CEK, &cek_pk).unwrap();
     let pek_pk = pek.check_body(Usage::PEK).unwrap();
-    SevCert::from_bytes(&pdh).unwrap().verify_ecdsa(Usage::PEK, &pek_pk).unwrap();
+    SevCert::from_bytes(&pdh)
+        .unwrap()
+        .verify_ecdsa(Usage::PEK, &pek_pk)
+        .unwrap();
     assert_ne!(pdh, export(&platform(22)).0);
 
     // A second import: ALREADY_OWNED. PEK_GEN gives the platform back to itself.
-    assert_eq!(import(&p, signed.as_bytes(), oca.as_bytes()), (Err(EIO), st::ALREADY_OWNED));
+    assert_eq!(
+        import(&p, signed.as_bytes(), oca.as_bytes()),
+        (Err(EIO), st::ALREADY_OWNED)
+    );
     assert_eq!(sev0(&p, sev_user_cmd::PEK_GEN), (Ok(()), 0));
     assert_eq!({ status(&p).flags } & 1, 0);
 }
@@ -232,9 +259,13 @@ fn state_dir_keeps_the_identity_across_platform_instances() {
     let mut raw = std::fs::read(&file).unwrap();
     raw[100] ^= 0x10;
     std::fs::write(&file, &raw).unwrap();
-    let e = sev::model::open(cfg.clone()).err().expect("corruption is detected");
+    let e = sev::model::open(cfg.clone()).expect_err("corruption is detected");
     assert_eq!(e.status, Status::LIBSEV_STATUS_MODEL_STATE_CORRUPT);
-    assert!(e.message.contains("libsev-model-state.bin"), "{}", e.message);
+    assert!(
+        e.message.contains("libsev-model-state.bin"),
+        "{}",
+        e.message
+    );
     assert_eq!(std::fs::read(&file).unwrap(), raw);
     std::fs::write(&file, b"").unwrap();
     let e = sev::model::open(cfg).err().unwrap();

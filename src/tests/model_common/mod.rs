@@ -139,7 +139,13 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 pub fn kdf16(key: &[u8], label: &str, ctx: &[u8]) -> [u8; 16] {
     let k = hmac_sha256(
         key,
-        &[&1u32.to_le_bytes(), label.as_bytes(), &[0], ctx, &128u32.to_le_bytes()],
+        &[
+            &1u32.to_le_bytes(),
+            label.as_bytes(),
+            &[0],
+            ctx,
+            &128u32.to_le_bytes(),
+        ],
     );
     k[..16].try_into().unwrap()
 }
@@ -170,8 +176,7 @@ pub fn owner_session(pdh_cert: &[u8], policy: u32) -> Session {
     let pdh = SevCert::from_bytes(pdh_cert).unwrap();
     let pdh_pub = pdh.check_body(Usage::PDH).unwrap();
     let godh = p384::SecretKey::random(&mut rand_core::OsRng);
-    let godh_cert =
-        SevCert::new_p384(Usage::PDH, Algo::ECDH_SHA256, (0, 0), &godh.public_key());
+    let godh_cert = SevCert::new_p384(Usage::PDH, Algo::ECDH_SHA256, (0, 0), &godh.public_key());
     let z = p384::ecdh::diffie_hellman(godh.to_nonzero_scalar(), pdh_pub.as_affine());
     let z = z.raw_secret_bytes();
     let (tek, tik, nonce, iv) = (rand16(), rand16(), rand16(), rand16());
@@ -198,10 +203,21 @@ pub fn owner_session(pdh_cert: &[u8], policy: u32) -> Session {
 }
 
 /// The expected MEASURE (sev-spec §4.6).
-pub fn expected_measure(tik: &[u8; 16], api: (u8, u8, u8), policy: u32, ld: &[u8; 32], mnonce: &[u8]) -> [u8; 32] {
+pub fn expected_measure(
+    tik: &[u8; 16],
+    api: (u8, u8, u8),
+    policy: u32,
+    ld: &[u8; 32],
+    mnonce: &[u8],
+) -> [u8; 32] {
     hmac_sha256(
         tik,
-        &[&[0x04, api.0, api.1, api.2], &policy.to_le_bytes(), ld, mnonce],
+        &[
+            &[0x04, api.0, api.1, api.2],
+            &policy.to_le_bytes(),
+            ld,
+            mnonce,
+        ],
     )
 }
 
@@ -211,7 +227,10 @@ pub fn secret_packet(s: &Session, measure: &[u8], secret: &[u8]) -> (Vec<u8>, Ve
     let mut ct = secret.to_vec();
     ctr(&s.tek, &iv, &mut ct);
     let n = (ct.len() as u32).to_le_bytes();
-    let mac = hmac_sha256(&s.tik, &[&[0x01], &0u32.to_le_bytes(), &iv, &n, &n, &ct, measure]);
+    let mac = hmac_sha256(
+        &s.tik,
+        &[&[0x01], &0u32.to_le_bytes(), &iv, &n, &n, &ct, measure],
+    );
     let mut hdr = 0u32.to_le_bytes().to_vec();
     hdr.extend_from_slice(&iv);
     hdr.extend_from_slice(&mac);
@@ -263,7 +282,12 @@ pub fn launch_start(
     (r, e, ls.handle)
 }
 
-pub fn update(p: &ModelPlatform, vm: &dyn VmTransport, addr: u64, len: u32) -> (Result<(), i32>, u32) {
+pub fn update(
+    p: &ModelPlatform,
+    vm: &dyn VmTransport,
+    addr: u64,
+    len: u32,
+) -> (Result<(), i32>, u32) {
     let mut u = kvm_sev_launch_update_data {
         uaddr: addr,
         len,
@@ -306,7 +330,10 @@ pub fn finish(p: &ModelPlatform, vm: &dyn VmTransport) -> (Result<(), i32>, u32)
     op_raw(vm, kvm_cmd::LAUNCH_FINISH, 0, p.sev_fd())
 }
 
-pub fn status(p: &ModelPlatform, vm: &dyn VmTransport) -> (Result<(), i32>, u32, kvm_sev_guest_status) {
+pub fn status(
+    p: &ModelPlatform,
+    vm: &dyn VmTransport,
+) -> (Result<(), i32>, u32, kvm_sev_guest_status) {
     let mut s = kvm_sev_guest_status::default();
     let (r, e) = op(vm, kvm_cmd::GUEST_STATUS, &mut s, p.sev_fd());
     (r, e, s)
