@@ -18,6 +18,9 @@ use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArr
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(target_arch = "x86_64")]
+use super::memcrypt_ni::{self, NiKey};
+
 /// The granule of the address tweak.
 pub(crate) const PAGE: usize = 4096;
 const BLOCKS_PER_PAGE: usize = PAGE / 16;
@@ -25,10 +28,13 @@ const BLOCKS_PER_PAGE: usize = PAGE / 16;
 type Block = GenericArray<u8, aes::cipher::consts::U16>;
 
 /// A guest's memory encryption key (VEK). The AES key schedules are wiped on drop (the `aes`
-/// crate's `zeroize` feature).
+/// crate's `zeroize` feature; [`memcrypt_ni::NiKey`]'s own `Drop`).
 pub(crate) struct Vek {
     data: Aes128,
     tweak: Aes128,
+    /// AES-NI round keys (data, tweak) when the CPU has AES-NI.
+    #[cfg(target_arch = "x86_64")]
+    ni: Option<(NiKey, NiKey)>,
 }
 
 impl std::fmt::Debug for Vek {
@@ -39,7 +45,7 @@ impl std::fmt::Debug for Vek {
 
 #[inline(always)]
 fn mul_alpha(t: u128) -> u128 {
-    (t << 1) ^ ((t >> 127) * 0x87)
+    (t << 1) ^ ((((t as i128) >> 127) as u128) & 0x87)
 }
 
 #[inline(always)]
@@ -64,13 +70,85 @@ impl Vek {
         Vek {
             data: Aes128::new(GenericArray::from_slice(&k[..16])),
             tweak: Aes128::new(GenericArray::from_slice(&k[16..])),
+            #[cfg(target_arch = "x86_64")]
+            ni: memcrypt_ni::available().then(|| {
+                let (k1, k2): (&[u8; 16], &[u8; 16]) = (
+                    k[..16].try_into().expect("16 bytes"),
+                    k[16..].try_into().expect("16 bytes"),
+                );
+                // SAFETY: `available()` checked AES-NI.
+                unsafe { (NiKey::new(k1), NiKey::new(k2)) }
+            }),
+        }
+    }
+
+    /// The same key without the AES-NI path (for equivalence tests).
+    #[cfg(test)]
+    fn portable(k: &[u8; 32]) -> Vek {
+        Vek {
+            #[cfg(target_arch = "x86_64")]
+            ni: None,
+            ..Vek::from_bytes(k)
         }
     }
 
     fn page_tweak(&self, page: u64) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some((_, t)) = &self.ni {
+            // SAFETY: `ni` exists only when the CPU has AES-NI.
+            return unsafe { t.encrypt_u128(page as u128) };
+        }
         let mut b = Block::from((page as u128).to_le_bytes());
         self.tweak.encrypt_block(&mut b);
         u128::from_le_bytes(b.into())
+    }
+
+    /// XTS over the whole blocks of `seg`, in place, the first block with tweak `t`.
+    fn xts_in_place(&self, t: u128, seg: &mut [u8], enc: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some((d, _)) = &self.ni {
+            let p = seg.as_mut_ptr();
+            // SAFETY: AES-NI is present; source and destination are the same `seg`.
+            unsafe { d.xts(enc, p, p, seg.len() / 16, t) };
+            return;
+        }
+        let mut tweaks = [0u128; BLOCKS_PER_PAGE];
+        let mut t = t;
+        for chunk in seg.chunks_mut(PAGE) {
+            let nb = chunk.len() / 16;
+            for tw in tweaks.iter_mut().take(nb) {
+                *tw = t;
+                t = mul_alpha(t);
+            }
+            xor_tweaks(chunk, &tweaks[..nb]);
+            if enc {
+                self.data.encrypt_blocks(as_blocks(chunk));
+            } else {
+                self.data.decrypt_blocks(as_blocks(chunk));
+            }
+            xor_tweaks(chunk, &tweaks[..nb]);
+        }
+    }
+
+    /// XTS from `src` into `dst` (same length, whole blocks).
+    fn xts_copy(&self, t: u128, src: &[u8], dst: &mut [u8], enc: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some((d, _)) = &self.ni {
+            // SAFETY: AES-NI is present; `src` and `dst` are distinct borrows of equal length.
+            unsafe { d.xts(enc, src.as_ptr(), dst.as_mut_ptr(), src.len() / 16, t) };
+            return;
+        }
+        dst.copy_from_slice(src);
+        self.xts_in_place(t, dst, enc);
+    }
+
+    /// The tweak of the block at guest address `a` (16-aligned).
+    fn tweak_at(&self, a: u64) -> u128 {
+        let mut t = self.page_tweak(a & !(PAGE as u64 - 1));
+        for _ in 0..((a as usize) & (PAGE - 1)) / 16 {
+            t = mul_alpha(t);
+        }
+        t
     }
 
     /// Encrypt (`enc`) or decrypt `buf` in place, `addr` being the guest address of `buf[0]`.
@@ -80,29 +158,11 @@ impl Vek {
             addr % 16 == 0 && buf.len() % 16 == 0,
             "memory cipher works on 16-byte granules"
         );
-        let mut tweaks = [0u128; BLOCKS_PER_PAGE];
         let mut off = 0usize;
         while off < buf.len() {
             let a = addr.wrapping_add(off as u64);
-            let in_page = (a as usize) & (PAGE - 1);
-            let n = (PAGE - in_page).min(buf.len() - off);
-            let seg = &mut buf[off..off + n];
-            let mut t = self.page_tweak(a & !(PAGE as u64 - 1));
-            for _ in 0..in_page / 16 {
-                t = mul_alpha(t);
-            }
-            let nb = n / 16;
-            for tw in tweaks.iter_mut().take(nb) {
-                *tw = t;
-                t = mul_alpha(t);
-            }
-            xor_tweaks(seg, &tweaks[..nb]);
-            if enc {
-                self.data.encrypt_blocks(as_blocks(seg));
-            } else {
-                self.data.decrypt_blocks(as_blocks(seg));
-            }
-            xor_tweaks(seg, &tweaks[..nb]);
+            let n = (PAGE - ((a as usize) & (PAGE - 1))).min(buf.len() - off);
+            self.xts_in_place(self.tweak_at(a), &mut buf[off..off + n], enc);
             off += n;
         }
     }
@@ -111,13 +171,20 @@ impl Vek {
     /// the guest address that gives the tweak (the source for decryption, the destination
     /// for encryption).
     pub(crate) fn crypt_copy(&self, addr: u64, src: &[u8], dst: &mut [u8], enc: bool) {
-        assert_eq!(src.len(), dst.len());
+        assert!(
+            src.len() == dst.len() && addr % 16 == 0 && src.len() % 16 == 0,
+            "memory cipher works on 16-byte granules"
+        );
         let mut off = 0usize;
         while off < src.len() {
             let a = addr.wrapping_add(off as u64);
             let n = (PAGE - ((a as usize) & (PAGE - 1))).min(src.len() - off);
-            dst[off..off + n].copy_from_slice(&src[off..off + n]);
-            self.crypt_in_place(a, &mut dst[off..off + n], enc);
+            self.xts_copy(
+                self.tweak_at(a),
+                &src[off..off + n],
+                &mut dst[off..off + n],
+                enc,
+            );
             off += n;
         }
     }
@@ -292,23 +359,39 @@ mod tests {
     fn xts_known_answer_ieee1619_vector_2() {
         // IEEE 1619 XTS-AES-128 vector 2: key1 = 11.., key2 = 22.., data unit 0x3333333333,
         // plaintext 44.. (32 bytes). Our page tweak is AES(K2, LE128(page address)), so the
-        // vector's data-unit number stands in for the page address.
+        // vector's data-unit number stands in for the page address. Both code paths.
         let mut k = [0x11u8; 32];
         k[16..].fill(0x22);
-        let v = Vek::from_bytes(&k);
-        let mut t = v.page_tweak(0x3333333333);
-        let mut buf = [0x44u8; 32];
-        let mut tweaks = [0u128; 2];
-        for tw in tweaks.iter_mut() {
-            *tw = t;
-            t = mul_alpha(t);
-        }
-        xor_tweaks(&mut buf, &tweaks);
-        v.data.encrypt_blocks(as_blocks(&mut buf));
-        xor_tweaks(&mut buf, &tweaks);
         let want = "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0";
-        let got: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(got, want);
+        for v in [Vek::from_bytes(&k), Vek::portable(&k)] {
+            let mut buf = [0x44u8; 32];
+            v.xts_in_place(v.page_tweak(0x3333333333), &mut buf, true);
+            let got: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(got, want);
+            v.xts_in_place(v.page_tweak(0x3333333333), &mut buf, false);
+            assert_eq!(buf, [0x44u8; 32]);
+        }
+    }
+
+    #[test]
+    fn accelerated_and_portable_paths_agree() {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = (i * 13 + 1) as u8;
+        }
+        let (fast, slow) = (Vek::from_bytes(&k), Vek::portable(&k));
+        let plain: Vec<u8> = (0..3 * PAGE + 0x230).map(|i| (i * 31 + 7) as u8).collect();
+        for addr in [0x7000u64, 0x7FF0, 0x12340] {
+            let (mut a, mut b) = (plain.clone(), plain.clone());
+            fast.crypt_in_place(addr, &mut a, true);
+            slow.crypt_in_place(addr, &mut b, true);
+            assert_eq!(a, b);
+            let mut c = vec![0u8; plain.len()];
+            fast.crypt_copy(addr, &a, &mut c, false);
+            assert_eq!(c, plain);
+            slow.crypt_copy(addr, &b, &mut c, false);
+            assert_eq!(c, plain);
+        }
     }
 
     #[test]

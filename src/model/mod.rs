@@ -13,6 +13,8 @@ mod fw;
 mod guest;
 mod identity;
 mod memcrypt;
+#[cfg(target_arch = "x86_64")]
+mod memcrypt_ni;
 mod migrate;
 mod platform;
 mod store;
