@@ -2,9 +2,37 @@
 //! transport seam as the kernel.
 //!
 //! [`open`] gives a [`ModelPlatform`] (the `/dev/sev` side: the PSP driver's ioctls and the
-//! firmware's platform commands); [`ModelPlatform::create_vm`] / `attach_vm` give a
-//! [`ModelVm`] that plays KVM's part of `KVM_MEMORY_ENCRYPT_OP` and the firmware's guest
-//! commands. Both read and write the very same uaddr-bearing kernel structs as the kernel.
+//! firmware's platform commands); `create_vm` / `attach_vm` (the
+//! [`crate::transport::PlatformTransport`] methods) give a [`ModelVm`] that plays KVM's part of
+//! `KVM_MEMORY_ENCRYPT_OP` and the firmware's guest commands. Both read and write the very
+//! same uaddr-bearing kernel structs as the kernel, fail with the kernel's errnos where KVM or
+//! the PSP driver refuse first, and otherwise with `EIO` and the firmware's status, checked in
+//! the firmware's order (`sev-spec` §2.7).
+//!
+//! The model holds real keys and does the real cryptography of `sev-spec` §4: a CEK derived
+//! from the chip seed, OCA/PEK/PDH with their certificates, ECDH + KDF sessions, the launch
+//! digest and measurement, secret and migration packets, PEK-signed attestation reports. Its
+//! AMD root is [`test_root`] (test only). Choices where the hardware cannot be reproduced or
+//! the sources leave room:
+//!
+//! * Guest memory is encrypted in place with AES-128 in XTS style, the tweak being the host
+//!   virtual address of each page (`memcrypt.rs`); "physical" addresses are host virtual
+//!   addresses and every range counts as physically contiguous.
+//! * Guest slots are `min(asids, 1024)`; the ASID is bound at LAUNCH_START / RECEIVE_START
+//!   (KVM binds it at `KVM_SEV_INIT`), so running out is the firmware's RESOURCE_LIMIT at
+//!   LAUNCH_START / RECEIVE_START, not KVM's `EBUSY` at INIT. ASIDs of destroyed VMs are
+//!   reused after a DF_FLUSH, as KVM recycles them.
+//! * A model VM has no vCPUs (LAUNCH_UPDATE_VMSA has nothing to do). `create_vm` /
+//!   `attach_vm` make an untyped VM that accepts `KVM_SEV_INIT`, `KVM_SEV_ES_INIT` and
+//!   `KVM_SEV_INIT2` (plain SEV); [`ModelPlatform::create_vm_of_type`] makes a typed one.
+//! * The PSP driver initialises the platform with CONFIG.ES, as on SEV-ES capable parts.
+//! * Where the kernel copies a zeroed bounce buffer to the caller even after a firmware
+//!   failure (PEK_CSR, PDH_CERT_EXPORT, GET_ID2 with a short buffer), the model writes only
+//!   the length fields. KVM's unaligned DBG_ENCRYPT read-modify-write is reproduced as is,
+//!   including its `round_up(size, 16)` span.
+//! * Randomness: the OS generator, or with [`ModelConfig::seed`] a ChaCha20 stream (chip
+//!   identity, keys, nonces and MNONCEs reproducible). With a state directory, a saved chip
+//!   seed wins over the configured seed.
 
 mod channel;
 mod crypto;

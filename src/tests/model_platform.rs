@@ -303,3 +303,32 @@ fn env_spec_and_config_validation() {
     .unwrap();
     assert_eq!(e.status, Status::LIBSEV_STATUS_MODEL_CONFIG);
 }
+
+#[test]
+fn ownership_survives_a_restart_with_a_state_dir() {
+    let dir = tempdir("owned");
+    let cfg = ModelConfig {
+        state_dir: Some(dir.clone()),
+        ..ModelConfig::default()
+    };
+    let (oca, pdh) = {
+        let p = sev::model::open(cfg.clone()).unwrap();
+        let c = SevCert::from_bytes(&csr(&p)).unwrap();
+        let (k, oca) = owner_oca();
+        let mut signed = c;
+        signed.sign_ecdsa(1, Usage::OCA, &k);
+        assert_eq!(import(&p, signed.as_bytes(), oca.as_bytes()), (Ok(()), 0));
+        (oca, export(&p).0)
+    };
+    let p = sev::model::open(cfg).unwrap();
+    let (pdh2, chain) = export(&p);
+    assert_eq!({ status(&p).flags } & 1, 1, "still externally owned");
+    assert_eq!(pdh2, pdh);
+    assert_eq!(&chain[0x824..0x1048], oca.as_bytes());
+    // The CEK signature went into the slot the owner left free (slot 1 signed, slot 0 CEK).
+    let pek = SevCert::from_bytes(&chain[..0x824]).unwrap();
+    assert_eq!(pek.sig_slot(0).0, Usage::CEK);
+    assert_eq!(pek.sig_slot(1).0, Usage::OCA);
+    drop(p);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
