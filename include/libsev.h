@@ -1307,6 +1307,41 @@ libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
                                              struct libsev_error *err);
 
 /**
+ * The emulated AMD certificates `ASK ‖ ARK` of the model's test-only root (the layout AMD
+ * distributes for a product; pass them as `ask_ark` to `libsev_chain_verify` together with
+ * `LIBSEV_VERIFY_ALLOW_TEST_ROOT`). Buffer rule: a NULL or short `buf` gives
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the needed size in `*out_len`; nothing is written to
+ * `buf` on failure. A kernel platform gives `LIBSEV_STATUS_INVALID_STATE` (a real chip's
+ * ASK ‖ ARK come from AMD's key server).
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_emulated_ask_ark(const struct libsev_platform *platform,
+                                               uint8_t *buf,
+                                               size_t len,
+                                               size_t *out_len,
+                                               struct libsev_error *err);
+
+/**
+ * This model chip's CEK (`LIBSEV_SEV_CERT_LEN` bytes) signed by the emulated ASK, as AMD's
+ * key server serves a real chip's CEK for its chip id (PDH_CERT_EXPORT's CEK is unsigned).
+ * Pass it as `cek` to `libsev_chain_verify`. Buffer rule and kernel-platform status as for
+ * `libsev_platform_emulated_ask_ark`.
+ *
+ * # Safety
+ * As for `libsev_platform_emulated_ask_ark`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_emulated_cek(const struct libsev_platform *platform,
+                                           uint8_t *buf,
+                                           size_t len,
+                                           size_t *out_len,
+                                           struct libsev_error *err);
+
+/**
  * Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
  * `policy`. The PDH is sanity-checked (version, usage PDH, ECDH algorithm, P-384 point),
  * not signature-checked: verify the chain with `libsev_chain_verify` first. Policy bits 6–15

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod guest;
+pub mod model;
 pub mod owner;
 pub mod platform;
 
