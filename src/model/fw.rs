@@ -568,3 +568,7 @@ pub(crate) fn cert_status(e: crate::certs::CertError) -> u32 {
         _ => fw::INVALID_CERTIFICATE,
     }
 }
+
+#[cfg(test)]
+#[path = "fw_tests.rs"]
+mod tests;

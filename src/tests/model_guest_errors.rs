@@ -489,3 +489,19 @@ fn guest_status_before_launch_and_attestation_query() {
     );
     assert_eq!(buf, [0u8; 100]);
 }
+
+#[test]
+fn a_second_launch_start_on_one_vm_finds_its_asid_owned() {
+    let p = platform(39);
+    let vm = vm(&p);
+    let (r, e, h1) = launch_start(&p, &*vm, 0, None);
+    assert_eq!((r, e), (Ok(()), 0));
+    // KVM issues LAUNCH_START, then ACTIVATE with the VM's one ASID, which the first guest
+    // holds: ASID_OWNED, and the new guest is decommissioned again.
+    let (r, e, h2) = launch_start(&p, &*vm, 0, None);
+    assert_eq!((r, e, h2), (Err(EIO), 0x0C, 0));
+    let mut s = sev_user_data_status::default();
+    assert_eq!(sev(&p, sev_user_cmd::PLATFORM_STATUS, &mut s), (Ok(()), 0));
+    assert_eq!({ s.guest_count }, 1);
+    assert_eq!(status(&p, &*vm).2.handle, h1);
+}

@@ -332,3 +332,24 @@ fn ownership_survives_a_restart_with_a_state_dir() {
     drop(p);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_failed_state_save_keeps_the_old_identity() {
+    let dir = tempdir("vanished");
+    let p = sev::model::open(ModelConfig {
+        state_dir: Some(dir.clone()),
+        ..ModelConfig::default()
+    })
+    .unwrap();
+    // The directory disappears before the first INIT has saved the new identity: the
+    // firmware's NV write fails (HWERROR_PLATFORM) and the platform stays UNINIT.
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(sev0(&p, sev_user_cmd::PDH_GEN), (Err(EIO), 0x13));
+    assert_eq!(status(&p).state, 0);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pdh, _) = export(&p);
+    // Once INIT saved, a failed later save leaves the PDH as it was.
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(sev0(&p, sev_user_cmd::PDH_GEN), (Err(EIO), 0x13));
+    assert_eq!(export(&p).0, pdh);
+}
