@@ -234,6 +234,29 @@ fn debug_encrypt_round_trips_aligned_and_unaligned() {
     assert_eq!(&around[3..8], patch);
     assert_eq!(around[..3], [0, 0, 0]);
     assert!(around[8..].iter().all(|b| *b == 0));
+    // KVM's read-modify-write re-encrypts round_up(size, 16) bytes from the rounded-down
+    // destination, so 16 bytes at offset 8 only get their first 8 bytes written — the model
+    // reproduces what KVM does.
+    let sixteen = [0xA5u8; 16];
+    let at3 = mem.addr() + 0x2108;
+    assert_eq!(
+        dbg(&p, &*vm, false, sixteen.as_ptr() as u64, at3, 16),
+        (Ok(()), 0)
+    );
+    let mut got = [0u8; 32];
+    assert_eq!(
+        dbg(
+            &p,
+            &*vm,
+            true,
+            mem.addr() + 0x2100,
+            got.as_mut_ptr() as u64,
+            32
+        ),
+        (Ok(()), 0)
+    );
+    assert_eq!(got[8..16], [0xA5; 8]);
+    assert_eq!(got[16..24], [0; 8]);
 }
 
 #[test]
