@@ -17,6 +17,7 @@
 #   OUTDIR  where binaries and logs go
 # Environment: CC, CXX, LIBSEV_TESTDATA (passed on to the tests), C_TEST_TIMEOUT (seconds per
 # run, default 900), C_TEST_MODES (default "asan static valgrind").
+# The valgrind run exports LIBSEV_UNDER_VALGRIND=1 so that tests can choose smaller sizes.
 set -uo pipefail
 
 if [ $# -lt 3 ]; then
@@ -174,7 +175,7 @@ for src in "$@"; do
             # shellcheck disable=SC2086
             build "$name" "$mode" "$blog" \
                 "$CC" -std=gnu11 $warn "$src" -o "$bin" $cflags $libs || continue
-            run "$name" "$mode" valgrind -q --error-exitcode=1 --leak-check=full \
+            LIBSEV_UNDER_VALGRIND=1 run "$name" "$mode" valgrind -q --error-exitcode=1 --leak-check=full \
                 --errors-for-leak-kinds=definite,indirect --track-origins=yes "$bin"
             ;;
         *)
