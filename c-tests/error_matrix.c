@@ -261,9 +261,292 @@ static void test_state_matrix(void) {
            refusals);
 }
 
-static void test_null_arguments(void) {}
-static void test_short_buffers(void) {}
-static void test_lengths_and_alignment(void) {}
+/* ---------------------------------------------------------------------------------------- */
+/* 2. NULL arguments                                                                         */
+
+#define NUL(call) CHECK_ST_E(err, (call), LIBSEV_STATUS_NULL_ARGUMENT)
+
+static void test_null_arguments(void) {
+    libsev_guest *g = new_guest(S_LSECRET), *gout = (libsev_guest *)&err;
+    libsev_platform *pout = (libsev_platform *)&err;
+    libsev_owner_session *s = NULL, *sout = (libsev_owner_session *)&err;
+    libsev_platform_status_info ps;
+    libsev_guest_status_info gs;
+    libsev_attestation_info ai;
+    uint8_t b[8192], d32[32], mn[LIBSEV_MNONCE_LEN];
+    size_t n = 0, n2 = 0;
+    int checks = 0;
+
+    memset(b, 0, sizeof b);
+    memset(mn, 0, sizeof mn);
+    MUST_E(err, libsev_owner_session_new(dst_pdh, LIBSEV_SEV_CERT_LEN, 0, &s, &err));
+
+    /* certificates and attestation */
+    NUL(libsev_chain_verify(NULL, 2084, b, 6252, NULL, 0, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify(b, 2084, NULL, 6252, NULL, 0, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify(b, 2084, b, 6252, NULL, 2084, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify(b, 2084, b, 6252, NULL, 0, NULL, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify_blob(NULL, 8336, b, 3200, 0, NULL, &err));
+    NUL(libsev_attestation_verify(NULL, 208, b, 2084, &ai, &err));
+    NUL(libsev_attestation_verify(b, 208, NULL, 2084, &ai, &err));
+    NUL(libsev_attestation_verify(b, 208, b, 2084, NULL, &err));
+    checks += 8;
+    /* platform */
+    NUL(libsev_platform_open(NULL, &err));
+    NUL(libsev_platform_open_kvm(-1, NULL, &err));
+    NUL(libsev_platform_open_kvm_without_sev(NULL, &err));
+    NUL(libsev_model_config_init(NULL));
+    NUL(libsev_platform_new_emulated(NULL, NULL, &err));
+    NUL(libsev_platform_status(NULL, &ps, &err));
+    NUL(libsev_platform_status(src_plat, NULL, &err));
+    NUL(libsev_platform_pek_gen(NULL, &err));
+    NUL(libsev_platform_pdh_gen(NULL, &err));
+    NUL(libsev_platform_factory_reset(NULL, &err));
+    NUL(libsev_platform_pek_csr(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_platform_pek_csr(src_plat, b, sizeof b, NULL, &err));
+    NUL(libsev_platform_pek_cert_import(NULL, b, 2084, b, 2084, &err));
+    NUL(libsev_platform_pek_cert_import(src_plat, NULL, 2084, b, 2084, &err));
+    NUL(libsev_platform_pek_cert_import(src_plat, b, 2084, NULL, 2084, &err));
+    NUL(libsev_platform_pdh_cert_export(NULL, b, 2084, &n, b + 2084, 6252, &n2, &err));
+    NUL(libsev_platform_pdh_cert_export(src_plat, b, 2084, NULL, b + 2084, 6252, &n2, &err));
+    NUL(libsev_platform_pdh_cert_export(src_plat, b, 2084, &n, b + 2084, 6252, NULL, &err));
+    NUL(libsev_platform_get_id(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_platform_get_id(src_plat, b, sizeof b, NULL, &err));
+    NUL(libsev_platform_emulated_ask_ark(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_platform_emulated_ask_ark(src_plat, b, sizeof b, NULL, &err));
+    NUL(libsev_platform_emulated_cek(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_platform_emulated_cek(src_plat, b, sizeof b, NULL, &err));
+    NUL(libsev_probe(NULL));
+    CHECK(pout == (libsev_platform *)&err);
+    checks += 25;
+    /* guest */
+    NUL(libsev_guest_new(NULL, &gout, &err));
+    NUL(libsev_guest_new(src_plat, NULL, &err));
+    NUL(libsev_guest_attach(NULL, 0, &gout, &err));
+    NUL(libsev_guest_attach(src_plat, 0, NULL, &err));
+    CHECK(gout == (libsev_guest *)&err); /* not written on failure */
+    NUL(libsev_guest_init(NULL, &err));
+    NUL(libsev_guest_es_init(NULL, &err));
+    NUL(libsev_guest_init2(NULL, 0, 0, &err));
+    NUL(libsev_guest_launch_start(NULL, 0, 0, NULL, 0, NULL, 0, NULL, &err));
+    NUL(libsev_guest_launch_start(g, 0, 0, NULL, 2084, b, 128, NULL, &err));
+    NUL(libsev_guest_launch_start(g, 0, 0, b, 2084, NULL, 128, NULL, &err));
+    NUL(libsev_guest_launch_update_data(NULL, ram, 16, &err));
+    NUL(libsev_guest_launch_update_data(g, NULL, 16, &err));
+    NUL(libsev_guest_launch_update_vmsa(NULL, &err));
+    NUL(libsev_guest_launch_measure(NULL, b, 48, &n, &err));
+    NUL(libsev_guest_launch_measure(g, b, 48, NULL, &err));
+    NUL(libsev_guest_launch_secret(NULL, b, 52, ram, 16, b, 16, &err));
+    NUL(libsev_guest_launch_secret(g, NULL, 52, ram, 16, b, 16, &err));
+    NUL(libsev_guest_launch_secret(g, b, 52, NULL, 16, b, 16, &err));
+    NUL(libsev_guest_launch_secret(g, b, 52, ram, 16, NULL, 16, &err));
+    NUL(libsev_guest_launch_finish(NULL, &err));
+    NUL(libsev_guest_status(NULL, &gs, &err));
+    NUL(libsev_guest_status(g, NULL, &err));
+    NUL(libsev_guest_dbg_decrypt(NULL, ram, b, 16, &err));
+    NUL(libsev_guest_dbg_decrypt(g, NULL, b, 16, &err));
+    NUL(libsev_guest_dbg_decrypt(g, ram, NULL, 16, &err));
+    NUL(libsev_guest_dbg_encrypt(NULL, b, ram, 16, &err));
+    NUL(libsev_guest_dbg_encrypt(g, NULL, ram, 16, &err));
+    NUL(libsev_guest_dbg_encrypt(g, b, NULL, 16, &err));
+    NUL(libsev_guest_attestation_report(NULL, mn, b, 208, &n, &err));
+    NUL(libsev_guest_attestation_report(g, NULL, b, 208, &n, &err));
+    NUL(libsev_guest_attestation_report(g, mn, b, 208, NULL, &err));
+    NUL(libsev_guest_send_start(NULL, b, 2084, b, 6252, b, 3200, b, 128, &n, NULL, &err));
+    NUL(libsev_guest_send_start(g, NULL, 2084, b, 6252, b, 3200, b, 128, &n, NULL, &err));
+    NUL(libsev_guest_send_start(g, b, 2084, NULL, 6252, b, 3200, b, 128, &n, NULL, &err));
+    NUL(libsev_guest_send_start(g, b, 2084, b, 6252, NULL, 3200, b, 128, &n, NULL, &err));
+    NUL(libsev_guest_send_start(g, b, 2084, b, 6252, b, 3200, b, 128, NULL, NULL, &err));
+    NUL(libsev_guest_send_update_data(NULL, ram, 16, b, 52, &n, b + 64, 16, &n2, &err));
+    NUL(libsev_guest_send_update_data(g, NULL, 16, b, 52, &n, b + 64, 16, &n2, &err));
+    NUL(libsev_guest_send_update_data(g, ram, 16, b, 52, NULL, b + 64, 16, &n2, &err));
+    NUL(libsev_guest_send_update_data(g, ram, 16, b, 52, &n, b + 64, 16, NULL, &err));
+    NUL(libsev_guest_send_finish(NULL, &err));
+    NUL(libsev_guest_send_cancel(NULL, &err));
+    NUL(libsev_guest_receive_start(NULL, 0, 0, b, 2084, b, 128, NULL, &err));
+    NUL(libsev_guest_receive_start(g, 0, 0, NULL, 2084, b, 128, NULL, &err));
+    NUL(libsev_guest_receive_start(g, 0, 0, b, 2084, NULL, 128, NULL, &err));
+    NUL(libsev_guest_receive_update_data(NULL, b, 52, ram, 16, b, 16, &err));
+    NUL(libsev_guest_receive_update_data(g, NULL, 52, ram, 16, b, 16, &err));
+    NUL(libsev_guest_receive_update_data(g, b, 52, NULL, 16, b, 16, &err));
+    NUL(libsev_guest_receive_update_data(g, b, 52, ram, 16, NULL, 16, &err));
+    NUL(libsev_guest_receive_finish(NULL, &err));
+    NUL(libsev_guest_register_region(NULL, ram, 4096, &err));
+    NUL(libsev_guest_register_region(g, NULL, 4096, &err));
+    NUL(libsev_guest_unregister_region(NULL, ram, 4096, &err));
+    NUL(libsev_guest_unregister_region(g, NULL, 4096, &err));
+    checks += 58;
+    /* owner */
+    NUL(libsev_owner_session_new(NULL, 2084, 0, &sout, &err));
+    NUL(libsev_owner_session_new(dst_pdh, 2084, 0, NULL, &err));
+    CHECK(sout == (libsev_owner_session *)&err);
+    NUL(libsev_owner_session_godh(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_owner_session_godh(s, b, sizeof b, NULL, &err));
+    NUL(libsev_owner_session_blob(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_owner_session_blob(s, b, sizeof b, NULL, &err));
+    NUL(libsev_owner_session_measure_update(NULL, b, 16, &err));
+    NUL(libsev_owner_session_measure_update(s, NULL, 16, &err));
+    NUL(libsev_owner_session_set_launch_digest(NULL, d32, &err));
+    NUL(libsev_owner_session_set_launch_digest(s, NULL, &err));
+    NUL(libsev_owner_session_launch_digest(NULL, d32, &err));
+    NUL(libsev_owner_session_launch_digest(s, NULL, &err));
+    NUL(libsev_owner_session_verify_measurement(NULL, 1, 55, 25, b, NULL, &err));
+    NUL(libsev_owner_session_verify_measurement(s, 1, 55, 25, NULL, NULL, &err));
+    NUL(libsev_owner_session_package_secret(NULL, b, 16, 0, b + 64, b + 128, 16, &n, &err));
+    NUL(libsev_owner_session_package_secret(s, NULL, 16, 0, b + 64, b + 128, 16, &n, &err));
+    NUL(libsev_owner_session_export(NULL, b, sizeof b, &n, &err));
+    NUL(libsev_owner_session_export(s, b, sizeof b, NULL, &err));
+    NUL(libsev_owner_session_import(NULL, 100, &sout, &err));
+    NUL(libsev_owner_session_import(b, 100, NULL, &err));
+    checks += 20;
+    /* functions without a status: NULL is harmless */
+    CHECK(strcmp(libsev_platform_last_error(NULL), "") == 0);
+    CHECK(strcmp(libsev_guest_last_error(NULL), "") == 0);
+    CHECK(strcmp(libsev_owner_session_last_error(NULL), "") == 0);
+    CHECK(!libsev_platform_is_emulated(NULL));
+    CHECK(libsev_guest_vm_fd(NULL) == -1 && libsev_guest_handle(NULL) == 0);
+    libsev_platform_free(NULL);
+    libsev_guest_free(NULL);
+    libsev_owner_session_free(NULL);
+    /* The guest that saw all this is still fine. */
+    CHECK(guest_state(g, &err) == ST_LSECRET);
+    continue_guest(g, S_LSECRET);
+    CHECK_ST_E(err, libsev_guest_unregister_region(g, ram, RAM, &err), LIBSEV_STATUS_OK);
+    libsev_guest_free(g);
+    libsev_owner_session_free(s);
+    printf("error_matrix: %d NULL-argument calls refused with NULL_ARGUMENT\n", checks);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* 3. Short buffers                                                                          */
+
+/* Call `call` (which uses buffer `buf` of `len` bytes and writes `*np`) with a short buffer:
+ * BUFFER_TOO_SMALL, *np = want, buffer untouched. */
+#define SHORT(buf, want, np, call)                                                        \
+    do {                                                                                  \
+        memset(buf, 0xee, sizeof buf);                                                    \
+        *(np) = 0;                                                                        \
+        CHECK_ST_E(err, (call), LIBSEV_STATUS_BUFFER_TOO_SMALL);                          \
+        CHECK(*(np) == (want));                                                           \
+        CHECK(all_bytes(buf, sizeof buf, 0xee));                                          \
+        shorts++;                                                                         \
+    } while (0)
+
+static void test_short_buffers(void) {
+    libsev_guest *g;
+    libsev_owner_session *s = NULL;
+    uint8_t b[8192], b2[8192], mn[LIBSEV_MNONCE_LEN], secret[32];
+    size_t n = 0, n2 = 0, cek_len = LIBSEV_SEV_CERT_LEN;
+    int shorts = 0;
+
+    memset(mn, 9, sizeof mn);
+    memset(secret, 1, sizeof secret);
+    SHORT(b, (size_t)LIBSEV_SEV_CERT_LEN, &n, libsev_platform_pek_csr(src_plat, b, 2083, &n, &err));
+    SHORT(b, (size_t)LIBSEV_SEV_CERT_LEN, &n,
+          libsev_platform_emulated_cek(src_plat, b, cek_len - 1, &n, &err));
+    SHORT(b, ask_ark_len, &n, libsev_platform_emulated_ask_ark(src_plat, b, 16, &n, &err));
+    SHORT(b, (size_t)LIBSEV_CHIP_ID_LEN, &n, libsev_platform_get_id(src_plat, b, 63, &n, &err));
+    /* Two outputs: one short buffer means neither is written, both sizes are. */
+    memset(b2, 0xee, sizeof b2);
+    SHORT(b, (size_t)LIBSEV_SEV_CERT_LEN, &n,
+          libsev_platform_pdh_cert_export(src_plat, b, 2084, &n, b2, 6251, &n2, &err));
+    CHECK(n2 == LIBSEV_CERT_CHAIN_LEN && all_bytes(b2, sizeof b2, 0xee));
+
+    g = new_guest(S_LUPDATE);
+    SHORT(b, (size_t)LIBSEV_MEASUREMENT_LEN, &n, libsev_guest_launch_measure(g, b, 47, &n, &err));
+    CHECK(guest_state(g, &err) == ST_LUPDATE);
+    continue_guest(g, S_LUPDATE);
+    SHORT(b, (size_t)LIBSEV_ATTESTATION_REPORT_LEN, &n,
+          libsev_guest_attestation_report(g, mn, b, 207, &n, &err));
+    SHORT(b, (size_t)LIBSEV_SESSION_BLOB_LEN, &n,
+          libsev_guest_send_start(g, dst_pdh, LIBSEV_SEV_CERT_LEN, dst_chain,
+                                  LIBSEV_CERT_CHAIN_LEN, ask_ark, ask_ark_len, b, 127, &n, NULL,
+                                  &err));
+    CHECK(guest_state(g, &err) == ST_RUNNING); /* a size query only */
+    MUST_E(err, libsev_guest_send_start(g, dst_pdh, LIBSEV_SEV_CERT_LEN, dst_chain,
+                                        LIBSEV_CERT_CHAIN_LEN, ask_ark, ask_ark_len, b, 128, &n,
+                                        NULL, &err));
+    memset(b2, 0xee, sizeof b2);
+    SHORT(b, (size_t)LIBSEV_SECRET_HEADER_LEN, &n,
+          libsev_guest_send_update_data(g, ram, 4096, b, 51, &n, b2, 4096, &n2, &err));
+    CHECK(n2 == 4096 && all_bytes(b2, sizeof b2, 0xee));
+    CHECK_ST_E(err, libsev_guest_send_cancel(g, &err), LIBSEV_STATUS_OK);
+    CHECK_ST_E(err, libsev_guest_unregister_region(g, ram, RAM, &err), LIBSEV_STATUS_OK);
+    libsev_guest_free(g);
+
+    MUST_E(err, libsev_owner_session_new(dst_pdh, LIBSEV_SEV_CERT_LEN, 0, &s, &err));
+    SHORT(b, (size_t)LIBSEV_GODH_CERT_LEN, &n, libsev_owner_session_godh(s, b, 100, &n, &err));
+    SHORT(b, (size_t)LIBSEV_SESSION_BLOB_LEN, &n, libsev_owner_session_blob(s, b, 0, &n, &err));
+    n = 0;
+    CHECK_ST_E(err, libsev_owner_session_export(s, NULL, 0, &n, &err),
+               LIBSEV_STATUS_BUFFER_TOO_SMALL);
+    CHECK(n > 0 && n < sizeof b);
+    n2 = n;
+    SHORT(b, n2, &n, libsev_owner_session_export(s, b, n2 - 1, &n, &err));
+    libsev_owner_session_free(s);
+    printf("error_matrix: %d short-buffer calls: BUFFER_TOO_SMALL, size reported, nothing "
+           "written\n",
+           shorts);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* 4. Zero and unaligned lengths and addresses (sev-spec 2.7, in check order)               */
+
+static void test_lengths_and_alignment(void) {
+    libsev_guest *g = new_guest(S_LUPDATE);
+    uint8_t hdr[LIBSEV_SECRET_HEADER_LEN], trans[64], m[LIBSEV_MEASUREMENT_LEN], b[64];
+    size_t n = 0;
+
+    memset(hdr, 0, sizeof hdr);
+    memset(trans, 0, sizeof trans);
+    /* LAUNCH_UPDATE_DATA: address before length; both the firmware's verdict. */
+    CHECK_ST_E(err, libsev_guest_launch_update_data(g, ram + 8, 15, &err),
+               LIBSEV_STATUS_FW_INVALID_ADDRESS);
+    CHECK(err.fw_error == 0x09);
+    CHECK_ST_E(err, libsev_guest_launch_update_data(g, ram + 1, 4096, &err),
+               LIBSEV_STATUS_FW_INVALID_ADDRESS);
+    CHECK_ST_E(err, libsev_guest_launch_update_data(g, ram, 4095, &err),
+               LIBSEV_STATUS_FW_INVALID_LENGTH);
+    CHECK(err.fw_error == 0x04);
+    CHECK_ST_E(err, libsev_guest_launch_update_data(g, ram, 8, &err),
+               LIBSEV_STATUS_FW_INVALID_LENGTH);
+    /* Length 0: KVM's sev_pin_memory refuses an empty range before the firmware (EINVAL). */
+    CHECK_ST_E(err, libsev_guest_launch_update_data(g, ram, 0, &err),
+               LIBSEV_STATUS_KERNEL_REJECTED);
+    CHECK(err.os_errno == EINVAL && err.fw_error == 0);
+    CHECK(guest_state(g, &err) == ST_LUPDATE);
+    MUST_E(err, libsev_guest_launch_measure(g, m, sizeof m, &n, &err));
+
+    /* LAUNCH_SECRET: address, then lengths, then state, then MAC. */
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, sizeof hdr, ram + 8, 64, trans, 64, &err),
+               LIBSEV_STATUS_FW_INVALID_ADDRESS);
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, 51, ram, 64, trans, 64, &err),
+               LIBSEV_STATUS_FW_INVALID_LENGTH);
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, sizeof hdr, ram, 24, trans, 24, &err),
+               LIBSEV_STATUS_FW_INVALID_LENGTH);
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, sizeof hdr, ram, 64, trans, 48, &err),
+               LIBSEV_STATUS_FW_INVALID_LENGTH);
+    /* guest_len 0: KVM pins the guest range first and refuses an empty one (EINVAL). */
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, sizeof hdr, ram, 0, trans, 0, &err),
+               LIBSEV_STATUS_KERNEL_REJECTED);
+    /* Well-formed but not from the owner: the MAC check. */
+    memcpy(b, ram, sizeof b);
+    CHECK_ST_E(err, libsev_guest_launch_secret(g, hdr, sizeof hdr, ram, 64, trans, 64, &err),
+               LIBSEV_STATUS_FW_BAD_MEASUREMENT);
+    CHECK(memcmp(b, ram, sizeof b) == 0);
+    CHECK(guest_state(g, &err) == ST_LSECRET);
+    continue_guest(g, S_LSECRET);
+    /* DBG_*: KVM bounces unaligned ranges through its own pages; an empty range is EINVAL. */
+    CHECK_ST_E(err, libsev_guest_dbg_decrypt(g, ram, b, 0, &err), LIBSEV_STATUS_KERNEL_REJECTED);
+    CHECK_ST_E(err, libsev_guest_dbg_decrypt(g, ram + 3, b, 21, &err), LIBSEV_STATUS_OK);
+    CHECK_ST_E(err, libsev_guest_unregister_region(g, ram, RAM, &err), LIBSEV_STATUS_OK);
+    /* Unregistering a range that was never registered: KVM says EINVAL. */
+    CHECK_ST_E(err, libsev_guest_unregister_region(g, ram, RAM, &err),
+               LIBSEV_STATUS_KERNEL_REJECTED);
+    libsev_guest_free(g);
+    printf("error_matrix: zero/unaligned lengths and addresses refused in the firmware's "
+           "check order\n");
+}
 
 int main(void) {
     ram = map_ram(RAM);
