@@ -446,6 +446,22 @@ static void test_short_buffers(void) {
           libsev_platform_emulated_cek(src_plat, b, cek_len - 1, &n, &err));
     SHORT(b, ask_ark_len, &n, libsev_platform_emulated_ask_ark(src_plat, b, 16, &n, &err));
     SHORT(b, (size_t)LIBSEV_CHIP_ID_LEN, &n, libsev_platform_get_id(src_plat, b, 63, &n, &err));
+    /* The emulated certificates exist only on the model: a kernel platform refuses, writes
+     * nothing and says where a real chip's certificates come from. */
+    {
+        libsev_platform *kp = NULL;
+        CHECK_ST_E(err, libsev_platform_open_kvm_without_sev(&kp, &err), LIBSEV_STATUS_OK);
+        if (kp != NULL) {
+            memset(b, 0xee, sizeof b);
+            CHECK_ST_E(err, libsev_platform_emulated_cek(kp, b, sizeof b, &n, &err),
+                       LIBSEV_STATUS_INVALID_STATE);
+            CHECK(strstr(err.message, "key server") != NULL);
+            CHECK_ST_E(err, libsev_platform_emulated_ask_ark(kp, b, sizeof b, &n, &err),
+                       LIBSEV_STATUS_INVALID_STATE);
+            CHECK(all_bytes(b, sizeof b, 0xee));
+            libsev_platform_free(kp);
+        }
+    }
     /* Two outputs: one short buffer means neither is written, both sizes are. */
     memset(b2, 0xee, sizeof b2);
     SHORT(b, (size_t)LIBSEV_SEV_CERT_LEN, &n,
