@@ -13,6 +13,7 @@ use super::guest::{Act, GState, Guest, policy};
 use super::memcrypt;
 use crate::certs::{AmdCert, SevCert, Usage};
 use crate::status::fw;
+use cipher::{KeyIvInit, StreamCipher};
 use sha2::{Digest, Sha384};
 use zeroize::Zeroizing;
 
@@ -196,17 +197,17 @@ impl Firmware {
         if guest_addr % 16 != 0 {
             return Err(fw::INVALID_ADDRESS);
         }
-        let trans_out = trans_out.ok_or(fw::INVALID_LENGTH)?;
+        let out = trans_out
+            .and_then(|t| t.get_mut(..n))
+            .ok_or(fw::INVALID_LENGTH)?;
         // SAFETY: the caller's contract.
         let mem = unsafe { memcrypt::guest_mem(guest_addr, n) };
-        let mut buf = Zeroizing::new(vec![0u8; n]);
-        g.vek.crypt_copy(guest_addr, mem, &mut buf, false);
+        // Decrypted straight into the (firmware-side) transport buffer and encrypted there
+        // with the TEK before anything returns: no bounce buffer, one pass per step.
+        g.vek.crypt_copy(guest_addr, mem, out, false);
         let iv: [u8; 16] = self.rng().bytes();
-        aes128_ctr(&g.ch.tek, &iv, &mut buf);
-        let mac = packet_mac(
-            &g.ch.tik, CTX_DATA, 0, &iv, guest_len, guest_len, &buf, None,
-        );
-        trans_out[..n].copy_from_slice(&buf);
+        aes128_ctr(&g.ch.tek, &iv, out);
+        let mac = packet_mac(&g.ch.tik, CTX_DATA, 0, &iv, guest_len, guest_len, out, None);
         hdr_out[..HDR_LEN].copy_from_slice(&PacketHeader { flags: 0, iv, mac }.to_bytes());
         *hdr_len = HDR_LEN as u32;
         Ok(())
@@ -269,11 +270,18 @@ impl Firmware {
         if !ct_eq(&mac, &h.mac) {
             return Err(fw::BAD_MEASUREMENT);
         }
-        let mut buf = Zeroizing::new(trans.to_vec());
-        aes128_ctr(&g.ch.tek, &h.iv, &mut buf);
-        g.vek.crypt_in_place(guest_addr, &mut buf, true);
         // SAFETY: the caller's contract.
-        unsafe { memcrypt::guest_mem(guest_addr, n) }.copy_from_slice(&buf);
+        let mem = unsafe { memcrypt::guest_mem(guest_addr, n) };
+        // Page by page through one wiped stack page: TEK-decrypt into it, then encrypt with
+        // the guest key straight into guest memory (the plaintext never reaches the heap).
+        let mut ctr = ctr::Ctr128BE::<aes::Aes128>::new((&g.ch.tek).into(), (&h.iv).into());
+        let mut page = Zeroizing::new([0u8; 4096]);
+        for (i, (src, dst)) in trans.chunks(4096).zip(mem.chunks_mut(4096)).enumerate() {
+            let plain = &mut page[..src.len()];
+            ctr.apply_keystream_b2b(src, plain).expect("equal lengths");
+            let a = guest_addr.wrapping_add(i as u64 * 4096);
+            g.vek.crypt_copy(a, plain, dst, true);
+        }
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! copying structs and blobs in and out (`EFAULT` on unmapped memory), `psp_copy_user_blob`
 //! (`EINVAL` for a zero address or length, or more than 16 KiB) and `sev_pin_memory`
 //! (`EINVAL` for an empty or wrapping range, `ENOMEM` when pages are not mapped). Mapping is
-//! checked with `mincore(2)`; the transport's safety contract covers the rest (e.g. a
-//! read-only mapping).
+//! checked with `msync(2)` (`MS_ASYNC`, a no-op on mapped memory); the transport's safety
+//! contract covers the rest (e.g. a read-only mapping).
 
 use crate::transport::Errno;
 use crate::uapi::SEV_FW_BLOB_MAX_SIZE;
@@ -51,6 +51,11 @@ pub(crate) fn issued<T>(error: &mut u32, r: super::FwResult<T>) -> Result<T, Fai
 }
 
 /// Whether every page of `[addr, addr + len)` is mapped in this process.
+///
+/// Checked with `msync(MS_ASYNC)`, which fails with `ENOMEM` when part of the range is not
+/// mapped and otherwise does nothing (no writeback since Linux 2.6.19): one VMA lookup per
+/// call whatever the length, about five times cheaper than `mincore(2)` for one page (which
+/// also walks the page tables) — the per-packet migration commands check four ranges each.
 pub(crate) fn mapped(addr: u64, len: u64) -> bool {
     if len == 0 {
         return true;
@@ -58,25 +63,17 @@ pub(crate) fn mapped(addr: u64, len: u64) -> bool {
     let Some(end) = addr.checked_add(len) else {
         return false;
     };
-    let mut vec = [0u8; 4096];
-    let mut p = addr & !4095;
-    while p < end {
-        let n = (end - p).min(4096 * 4096);
-        // SAFETY: mincore only reads the page tables of the range; `vec` has room for one
-        // byte per page of `n` bytes (at most 4096 pages).
-        let r = unsafe {
-            libc::mincore(
-                p as usize as *mut libc::c_void,
-                n as usize,
-                vec.as_mut_ptr(),
-            )
-        };
-        if r != 0 {
-            // ENOMEM: part of the range is not mapped. Anything else (a sandbox without
-            // mincore) says nothing about the range.
-            return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM);
-        }
-        p += n;
+    let start = addr & !4095;
+    let Ok(n) = usize::try_from(end - start) else {
+        return false;
+    };
+    // SAFETY: msync with MS_ASYNC only looks the range up in the process's mappings; it
+    // neither reads nor writes the memory.
+    let r = unsafe { libc::msync(start as usize as *mut libc::c_void, n, libc::MS_ASYNC) };
+    if r != 0 {
+        // ENOMEM: part of the range is not mapped. Anything else (a sandbox without msync)
+        // says nothing about the range.
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM);
     }
     true
 }
@@ -193,5 +190,32 @@ mod tests {
         let mut b = BouncePage::new();
         assert_eq!(b.addr() % 16, 0);
         assert!(b.bytes().iter().all(|x| *x == 0));
+    }
+
+    #[test]
+    fn a_hole_in_a_mapping_is_seen() {
+        // SAFETY: a fresh private anonymous mapping of three pages; its middle page is
+        // unmapped and the rest unmapped at the end; nothing dereferences it.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                3 * 4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let a = p as u64;
+            assert!(mapped(a + 8, 3 * 4096 - 8));
+            assert_eq!(libc::munmap(p.cast::<u8>().add(4096).cast(), 4096), 0);
+            assert!(mapped(a, 4096) && mapped(a + 2 * 4096 + 100, 16));
+            assert!(!mapped(a + 4000, 200), "a range reaching into the hole");
+            assert!(!mapped(a + 4096 + 16, 16), "inside the hole");
+            assert_eq!(pin(a, 3 * 4096).err(), Some(libc::ENOMEM));
+            assert_eq!(copy_to_user(a + 4096, &[1]).err(), Some(libc::EFAULT));
+            libc::munmap(p, 4096);
+            libc::munmap(p.cast::<u8>().add(2 * 4096).cast(), 4096);
+        }
     }
 }

@@ -1,0 +1,298 @@
+//! Live-migration throughput through the safe API: a guest of `LIBSEV_BENCH_MIB` MiB (1 GiB by
+//! default) is launched on one firmware model and streamed page by page (SEND_UPDATE_DATA →
+//! socket → RECEIVE_UPDATE_DATA) to a second model in a forked process (each side busy on its
+//! own core; `LIBSEV_BENCH_PIN=1` pins them to cores 0 and 1). Reported as bytes/s and as a
+//! ratio against HMAC-SHA256 measured in the same run with `openssl speed -hmac sha256`
+//! (every packet is MACed once on each side, so HMAC is the physical limit; target ratio
+//! ≥ 0.5). Also prints the time and CPU each side spent, to show which side bounds the stream
+//! and how much of the wall time was lost to other load on the machine.
+//!
+//! Run: `cargo bench --bench migration`. Not a test: nothing fails because the machine is slow;
+//! the received memory is checked (first and last page decrypted) so a broken stream is loud.
+
+use sev::api::{Guest, Platform};
+use sev::model::ModelConfig;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1 << 20;
+const PAGE: usize = 4096;
+const HDR: usize = 52;
+const FRAME: usize = HDR + PAGE;
+const CERT: usize = 2084;
+const CHAIN: usize = 3 * CERT;
+const SESSION: usize = 128;
+/// Packets per socket write/read (a hypervisor batches its migration stream the same way).
+const BATCH: usize = 32;
+
+/// Anonymous memory from mmap (what a hypervisor gives its guest).
+struct Region {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Region {
+    fn new(len: usize) -> Region {
+        // SAFETY: a fresh private anonymous mapping; checked for failure below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap of {len} bytes failed");
+        Region { ptr: p.cast(), len }
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: our mapping of `len` bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn pattern(i: usize) -> [u8; 8] {
+    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()
+}
+
+/// `openssl speed -hmac sha256 -bytes 16384 -seconds 2`, in bytes/s (the "hmac(sha256)" line;
+/// its figure is in thousands of bytes per second).
+fn openssl_hmac() -> Option<f64> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "speed", "-hmac", "sha256", "-bytes", "16384", "-seconds", "2",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().rev().find_map(|l| {
+        let l = l.trim();
+        if !l.to_ascii_lowercase().starts_with("hmac(sha256)") {
+            return None;
+        }
+        let v = l.split_whitespace().last()?.strip_suffix('k')?;
+        v.parse::<f64>().ok().map(|k| k * 1000.0)
+    })
+}
+
+/// With `LIBSEV_BENCH_PIN=1`, pin the calling process to `cpu` (send on 0, receive on 1).
+/// Off by default: the two busy processes land on different cores anyway, and on a shared
+/// machine a pinned process cannot escape a core that something else is using.
+fn pin_to_cpu(cpu: usize) {
+    if std::env::var("LIBSEV_BENCH_PIN").map_or(true, |v| v != "1") {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it;
+    // sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// CPU time of the calling process so far (user + system), in seconds.
+fn cpu_secs() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+fn gbs(b: f64) -> String {
+    format!("{:.2} GB/s", b / 1e9)
+}
+
+fn model(seed: u8) -> Platform {
+    Platform::emulated(ModelConfig {
+        seed: Some([seed; 32]),
+        ..ModelConfig::default()
+    })
+    .expect("model platform")
+}
+
+/// The receiving process: its own model; exports its PDH and chain, receives the guest, and
+/// answers with its busy time (ns) once the last packet is in and checked.
+fn target(mut s: UnixStream, len: usize) -> ! {
+    pin_to_cpu(1);
+    let p = model(2);
+    let (pdh, chain) = p.pdh_cert_export().expect("PDH_CERT_EXPORT");
+    s.write_all(&pdh).unwrap();
+    s.write_all(&chain).unwrap();
+    let mut start = vec![0u8; 4 + SESSION + CERT];
+    s.read_exact(&mut start).unwrap();
+    let policy = u32::from_le_bytes(start[..4].try_into().unwrap());
+    let (session, src_pdh) = start[4..].split_at(SESSION);
+
+    let mut g = Guest::new(&p).expect("guest");
+    g.init().expect("INIT");
+    g.receive_start(policy, src_pdh, session, 0)
+        .expect("RECEIVE_START");
+    let mem = Region::new(len);
+    // SAFETY: `mem` stays mapped until the process exits.
+    unsafe { g.register_region(mem.ptr, len) }.expect("register region");
+
+    let mut frames = vec![0u8; FRAME * BATCH];
+    let mut busy = Duration::ZERO;
+    let cpu0 = cpu_secs();
+    let pages = len / PAGE;
+    for first in (0..pages).step_by(BATCH) {
+        let n = BATCH.min(pages - first);
+        s.read_exact(&mut frames[..n * FRAME]).unwrap();
+        let t = Instant::now();
+        for (i, frame) in frames[..n * FRAME].chunks(FRAME).enumerate() {
+            let (hdr, trans) = frame.split_at(HDR);
+            // SAFETY: one page of our mapped region.
+            unsafe { g.receive_update_data(hdr, mem.ptr.add((first + i) * PAGE), PAGE, trans) }
+                .expect("RECEIVE_UPDATE_DATA");
+        }
+        busy += t.elapsed();
+    }
+    let cpu = cpu_secs() - cpu0;
+    g.receive_finish().expect("RECEIVE_FINISH");
+    s.write_all(&(busy.as_nanos() as u64).to_le_bytes())
+        .unwrap();
+    s.write_all(&((cpu * 1e9) as u64).to_le_bytes()).unwrap();
+
+    // The first and the last page decrypt to the source's pattern.
+    let mut out = vec![0u8; PAGE];
+    for off in [0, len - PAGE] {
+        // SAFETY: one page of our region into a page-sized buffer.
+        unsafe { g.dbg_decrypt(mem.ptr.add(off), out.as_mut_ptr(), PAGE) }.expect("DBG_DECRYPT");
+        let ok = out
+            .chunks(8)
+            .enumerate()
+            .all(|(i, c)| c == pattern(off / 8 + i));
+        s.write_all(&[ok as u8]).unwrap();
+    }
+    drop(g);
+    drop(mem);
+    // SAFETY: ends the forked child without running the parent's exit handlers twice.
+    unsafe { libc::_exit(0) }
+}
+
+fn main() {
+    // `cargo bench` passes "--bench"; nothing else is accepted.
+    let mib: usize = std::env::var("LIBSEV_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let len = mib * MIB;
+    assert!(
+        len > 0 && len < (4usize << 30),
+        "LIBSEV_BENCH_MIB must be 1..4095"
+    );
+    let hmac = openssl_hmac();
+
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    // SAFETY: no other thread runs at this point (openssl has exited), so the child may use
+    // the allocator and std freely.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        drop(a);
+        target(b, len);
+    }
+    drop(b);
+    let mut s = a;
+    pin_to_cpu(0);
+
+    let p = model(1);
+    let mut g = Guest::new(&p).expect("guest");
+    g.init().expect("INIT");
+    g.launch_start(0, 0, None, None).expect("LAUNCH_START");
+    let mut mem = Region::new(len);
+    for (i, c) in mem.bytes().chunks_mut(8).enumerate() {
+        c.copy_from_slice(&pattern(i));
+    }
+    // SAFETY: `mem` stays mapped until after the guest is dropped.
+    unsafe {
+        g.register_region(mem.ptr, len).expect("register region");
+        g.launch_update_data(mem.ptr, len)
+            .expect("LAUNCH_UPDATE_DATA");
+    }
+    g.launch_measure().expect("LAUNCH_MEASURE");
+    g.launch_finish().expect("LAUNCH_FINISH");
+
+    let mut pdh = vec![0u8; CERT];
+    let mut chain = vec![0u8; CHAIN];
+    s.read_exact(&mut pdh).unwrap();
+    s.read_exact(&mut chain).unwrap();
+    // Policy 0: the firmware does not read ASK ‖ ARK, but KVM requires the buffer.
+    let amd = vec![0u8; 3200];
+    let (session, policy) = g.send_start(&pdh, &chain, &amd).expect("SEND_START");
+    let (src_pdh, _) = p.pdh_cert_export().expect("PDH_CERT_EXPORT");
+    let mut start = policy.to_le_bytes().to_vec();
+    start.extend_from_slice(&session);
+    start.extend_from_slice(&src_pdh);
+    s.write_all(&start).unwrap();
+
+    let mut frames = vec![0u8; FRAME * BATCH];
+    let mut busy = Duration::ZERO;
+    let cpu0 = cpu_secs();
+    let t0 = Instant::now();
+    let pages = len / PAGE;
+    for first in (0..pages).step_by(BATCH) {
+        let n = BATCH.min(pages - first);
+        let t = Instant::now();
+        for (i, frame) in frames[..n * FRAME].chunks_mut(FRAME).enumerate() {
+            let (hdr, trans) = frame.split_at_mut(HDR);
+            // SAFETY: one page of the mapped region; the frame holds header and page (the
+            // firmware writes both straight into the batch that goes to the socket).
+            unsafe {
+                g.send_update_data(
+                    mem.ptr.add((first + i) * PAGE),
+                    PAGE,
+                    hdr.try_into().unwrap(),
+                    trans,
+                )
+            }
+            .expect("SEND_UPDATE_DATA");
+        }
+        busy += t.elapsed();
+        s.write_all(&frames[..n * FRAME]).unwrap();
+    }
+    g.send_finish().expect("SEND_FINISH");
+    let cpu = cpu_secs() - cpu0;
+    let mut rbusy = [0u8; 16];
+    s.read_exact(&mut rbusy).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    let rcpu = u64::from_le_bytes(rbusy[8..].try_into().unwrap()) as f64 / 1e9;
+    let rbusy = u64::from_le_bytes(rbusy[..8].try_into().unwrap()) as f64 / 1e9;
+    let mut ok = [0u8; 2];
+    s.read_exact(&mut ok).unwrap();
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        ok == [1, 1] && status == 0,
+        "the target did not receive the guest intact"
+    );
+    assert_eq!(g.status().expect("GUEST_STATUS").state, 6, "SENT");
+
+    let rate = len as f64 / secs;
+    println!(
+        "migration: {len} bytes in {secs:.3} s = {} (send: {:.3} s in SEND_UPDATE_DATA, {cpu:.3} s CPU; receive: {rbusy:.3} s in RECEIVE_UPDATE_DATA, {rcpu:.3} s CPU) ; {} ; target >= 0.50",
+        gbs(rate),
+        busy.as_secs_f64(),
+        match hmac {
+            Some(h) => format!("openssl hmac(sha256) {} ; ratio {:.2}", gbs(h), rate / h),
+            None => "openssl not available: no ratio".to_string(),
+        }
+    );
+    drop(g);
+}
