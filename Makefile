@@ -8,6 +8,8 @@
 #   make header          regenerate include/libsev.h even if no source changed
 #   make symbols         regenerate include/libsev.symbols from the built libsev.so
 #   make bench           run the Rust benchmarks (release)
+#   make fuzz            run every libFuzzer target for FUZZ_SECONDS (src/fuzz, SECURITY.md)
+#   make soak            SOAK_CYCLES launches and frees on one platform (release)
 #   make clean           remove build/ and cargo's target directory
 
 CARGO ?= cargo
@@ -61,7 +63,7 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib install uninstall header symbols bench demo clean native-static-libs \
+.PHONY: all lib install uninstall header symbols bench demo clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests
 
@@ -125,6 +127,22 @@ bench:
 	else \
 	    echo "bench: no [[bench]] targets in Cargo.toml yet"; \
 	fi
+
+# Fuzzing (not part of `check`): cargo-fuzz with the stable toolchain via RUSTC_BOOTSTRAP=1
+# (see src/fuzz/run.sh). Seeds are generated from the shared test data at run time.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= chain launch_start launch_secret receive_update ffi_lengths
+
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	bash src/fuzz/run.sh $(FUZZ_SECONDS) $(LIBSEV_TESTDATA) $(BUILD)/fuzz \
+	    $(abspath $(TARGET_DIR))/fuzz $(FUZZ_TARGETS)
+
+# Soak: thousands of launch/free cycles on one platform; RSS, fds and ASIDs must stay flat.
+SOAK_CYCLES ?= 5000
+
+soak:
+	SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --release --test soak -- --nocapture --test-threads=1
 
 clean:
 	rm -rf $(BUILD)

@@ -308,6 +308,7 @@ impl Store {
         let lock_path = self.dir.join(LOCK);
         let _lock =
             FileLock::take(&lock_path, true).map_err(|e| io_err("cannot lock", &lock_path, &e))?;
+        self.remove_stale_temps();
         let tmp = self.dir.join(format!(
             ".{FILE}.tmp-{}-{}",
             std::process::id(),
@@ -325,6 +326,24 @@ impl Store {
             let _ = std::fs::remove_file(&tmp);
             io_err("cannot write", &self.path(), &e)
         })
+    }
+
+    /// Delete temporary files left by writers that crashed (every writer holds the exclusive
+    /// lock, which the caller now has, so none is in use). They hold private keys like the
+    /// state file itself and would otherwise pile up, one per crash.
+    fn remove_stale_temps(&self) {
+        let prefix = format!(".{FILE}.tmp-");
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -392,8 +411,9 @@ mod tests {
         std::fs::write(dir.join(format!(".{FILE}.tmp-1-1")), b"LIBSEVMS partial").unwrap();
         let p = st.load().unwrap().unwrap();
         assert_eq!(p.ident.pdh.unwrap().cert, id.pdh.as_ref().unwrap().cert);
-        // Saving again replaces the file; the leftover stays harmless.
+        // Saving again replaces the file and removes the crashed writer's leftover.
         st.save(&[3; 32], &Identity::default()).unwrap();
+        assert!(!dir.join(format!(".{FILE}.tmp-1-1")).exists());
         let p = st.load().unwrap().unwrap();
         assert!(p.ident.pdh.is_none() && p.ident.oca.is_none());
         // A damaged file is reported, not silently replaced.
