@@ -264,6 +264,17 @@ fn identity_survives_sigkill_at_any_moment() {
         "the child got real work done between kills"
     );
     assert!(mid_op > 0, "some kills interrupted an operation");
+    // The state file holds private keys: owner-only permissions.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("libsev-model-state.bin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "state file mode {mode:o} lets others read private keys"
+    );
     // A save removes what crashed writers left: at most the last crash's file remains.
     let temps = leftovers.iter().filter(|n| n.contains(".tmp-")).count();
     assert!(temps <= 1, "temporary files pile up: {leftovers:?}");
