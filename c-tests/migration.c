@@ -17,9 +17,10 @@
  *
  * Negative cases: a packet with a flipped transport byte or a flipped header MAC byte is
  * refused with LIBSEV_STATUS_FW_BAD_MEASUREMENT and leaves the target memory unchanged (raw
- * ciphertext and decrypted contents); a PEK with a flipped signed byte gives
- * LIBSEV_STATUS_FW_BAD_SIGNATURE, a foreign ASK || ARK (AMD Rome's, from the shared test data
- * if present) LIBSEV_STATUS_FW_INVALID_CERTIFICATE at SEND_START with the SEV bit; a NOSEND
+ * ciphertext and decrypted contents); a PEK or PDH with a flipped signed byte, or an ARK with
+ * a flipped signature byte, gives LIBSEV_STATUS_FW_BAD_SIGNATURE, a foreign ASK || ARK (AMD
+ * Rome's, from LIBSEV_TESTDATA; `make check` sets it) LIBSEV_STATUS_FW_INVALID_CERTIFICATE at
+ * SEND_START with the SEV bit; a NOSEND
  * guest gets LIBSEV_STATUS_FW_POLICY_FAILURE; SEND_CANCEL returns the source to RUNNING and a
  * second SEND_START succeeds; the session-length query leaves the guest RUNNING.
  *
@@ -427,6 +428,14 @@ static void source_negative(libsev_platform *p, const struct target_certs *tc) {
         memcpy(pdh, tc->pdh, CERT);
         pdh[0x10 + 0x200] ^= 0x01;
         CHECK_STATUS(send_start(g, pdh, tc->chain, tc->amd, tc->amd_len, session),
+                     LIBSEV_STATUS_FW_BAD_SIGNATURE);
+    }
+    /* ... an ARK whose self-signature is broken (last byte of its signature) ... */
+    {
+        static uint8_t amd[sizeof tc->amd];
+        memcpy(amd, tc->amd, tc->amd_len);
+        amd[tc->amd_len - 1] ^= 0x01;
+        CHECK_STATUS(send_start(g, tc->pdh, tc->chain, amd, tc->amd_len, session),
                      LIBSEV_STATUS_FW_BAD_SIGNATURE);
     }
     /* ... and a foreign ASK || ARK is not this firmware's root. */
