@@ -69,9 +69,20 @@ impl Out {
             );
         }
         if status == 3 {
+            assert_ne!(
+                self.out_len,
+                usize::MAX,
+                "{what}: BUFFER_TOO_SMALL without the size"
+            );
+        }
+    }
+    /// For a single output: BUFFER_TOO_SMALL means this buffer was too small.
+    fn check_one(&self, status: u32, what: &str) {
+        self.check(status, what);
+        if status == 3 {
             assert!(
                 self.out_len > self.len(),
-                "{what}: BUFFER_TOO_SMALL without the size"
+                "{what}: BUFFER_TOO_SMALL but it fits"
             );
         }
     }
@@ -156,16 +167,16 @@ fuzz_target!(|data: &[u8]| {
             let mut o = Out::new(2084, lens[1], null(1));
             let st =
                 unsafe { libsev_owner_session_godh(s, o.ptr(), o.len(), &mut o.out_len, &mut err) };
-            o.check(st as u32, "godh");
+            o.check_one(st as u32, "godh");
             let mut o = Out::new(128, lens[2], null(2));
             let st =
                 unsafe { libsev_owner_session_blob(s, o.ptr(), o.len(), &mut o.out_len, &mut err) };
-            o.check(st as u32, "blob");
+            o.check_one(st as u32, "blob");
             let mut o = Out::new(1024, lens[3], null(3));
             let st = unsafe {
                 libsev_owner_session_export(s, o.ptr(), o.len(), &mut o.out_len, &mut err)
             };
-            o.check(st as u32, "export");
+            o.check_one(st as u32, "export");
             if st as u32 == 0 {
                 let mut s2 = null_mut();
                 let n = (policy as usize) % (o.out_len + 1);
@@ -208,16 +219,22 @@ fuzz_target!(|data: &[u8]| {
             };
             pdh.check(st as u32, "pdh");
             chain.check(st as u32, "chain");
+            if st as u32 == 3 {
+                assert!(
+                    pdh.out_len > pdh.len() || chain.out_len > chain.len(),
+                    "PDH_CERT_EXPORT: BUFFER_TOO_SMALL but both fit"
+                );
+            }
             let mut id = Out::new(128, lens[2], null(2));
             let st = unsafe {
                 libsev_platform_get_id(platform, id.ptr(), id.len(), &mut id.out_len, &mut err)
             };
-            id.check(st as u32, "get_id");
+            id.check_one(st as u32, "get_id");
             let mut csr = Out::new(0x824, lens[3], null(3));
             let st = unsafe {
                 libsev_platform_pek_csr(platform, csr.ptr(), csr.len(), &mut csr.out_len, &mut err)
             };
-            csr.check(st as u32, "pek_csr");
+            csr.check_one(st as u32, "pek_csr");
         }
         6 => {
             let a = input(pieces[0], lens[0], null(0));
@@ -261,7 +278,7 @@ fuzz_target!(|data: &[u8]| {
                 let st = unsafe {
                     libsev_guest_launch_measure(g, m.ptr(), m.len(), &mut m.out_len, &mut err)
                 };
-                m.check(st as u32, "measure");
+                m.check_one(st as u32, "measure");
                 let mnonce = [0u8; 16];
                 let mut rep = Out::new(256, lens[3], null(5));
                 let st = unsafe {
@@ -274,7 +291,7 @@ fuzz_target!(|data: &[u8]| {
                         &mut err,
                     )
                 };
-                rep.check(st as u32, "attestation");
+                rep.check_one(st as u32, "attestation");
             } else {
                 assert_eq!(h, 0, "no handle on failure");
             }
