@@ -20,9 +20,9 @@
  * ciphertext and decrypted contents); a PEK or PDH with a flipped signed byte, or an ARK with
  * a flipped signature byte, gives LIBSEV_STATUS_FW_BAD_SIGNATURE, a foreign ASK || ARK (AMD
  * Rome's, from LIBSEV_TESTDATA; `make check` sets it) LIBSEV_STATUS_FW_INVALID_CERTIFICATE at
- * SEND_START with the SEV bit; a NOSEND
- * guest gets LIBSEV_STATUS_FW_POLICY_FAILURE; SEND_CANCEL returns the source to RUNNING and a
- * second SEND_START succeeds; the session-length query leaves the guest RUNNING.
+ * SEND_START with the SEV bit; a NOSEND guest, and a DOMAIN guest sent to a platform with
+ * another OCA, get LIBSEV_STATUS_FW_POLICY_FAILURE; SEND_CANCEL returns the source to RUNNING
+ * and a second SEND_START succeeds; the session-length query leaves the guest RUNNING.
  *
  * Size: 256 MiB (LIBSEV_MIGRATION_MIB overrides); 4 MiB when LIBSEV_UNDER_VALGRIND is set
  * (c-tests/run.sh sets it for the valgrind run). Exit 0 = pass, anything else = fail.
@@ -49,6 +49,7 @@
 #define CERT LIBSEV_SEV_CERT_LEN
 #define CHAIN LIBSEV_CERT_CHAIN_LEN
 #define POLICY_NOSEND 0x08u
+#define POLICY_DOMAIN 0x10u
 #define POLICY_SEV 0x20u
 #define END_OF_PAGES UINT64_MAX
 
@@ -411,6 +412,13 @@ static void source_negative(libsev_platform *p, const struct target_certs *tc) {
     CHECK_STATUS(send_start(g, tc->pdh, tc->chain, tc->amd, tc->amd_len, session),
                  LIBSEV_STATUS_FW_POLICY_FAILURE);
     CHECK(err.fw_error == 0x07);
+    CHECK(guest_state(g) == 3);
+    libsev_guest_free(g);
+
+    /* DOMAIN: the target's chain verifies (OCA -> PEK -> PDH) but its OCA is not ours. */
+    g = launch(p, POLICY_DOMAIN, mem, 16 * PAGE, 3);
+    CHECK_STATUS(send_start(g, tc->pdh, tc->chain, tc->amd, tc->amd_len, session),
+                 LIBSEV_STATUS_FW_POLICY_FAILURE);
     CHECK(guest_state(g) == 3);
     libsev_guest_free(g);
 
