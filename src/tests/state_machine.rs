@@ -28,6 +28,7 @@ const INVALID_CERTIFICATE: u32 = 0x06;
 const POLICY_FAILURE: u32 = 0x07;
 const INVALID_ADDRESS: u32 = 0x09;
 const BAD_MEASUREMENT: u32 = 0x0B;
+const ASID_OWNED: u32 = 0x0C;
 
 /// Policy bits (sev-spec §3).
 const NODBG: u32 = 1;
@@ -257,32 +258,37 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
     items[rng.next_u32() as usize % items.len()]
 }
 
-fn gen_cmd(rng: &mut ChaCha8Rng, r: &Ref) -> Cmd {
+/// A LAUNCH_START with one of the policies and session variants.
+fn gen_launch(rng: &mut ChaCha8Rng) -> Cmd {
     use SessionKind as S;
+    let session = pick(
+        rng,
+        &[
+            S::None,
+            S::Valid,
+            S::Valid,
+            S::Valid,
+            S::OtherPolicy,
+            S::BadWrapMac,
+            S::ShortSession,
+            S::ShortGodh,
+            S::WrongUsageGodh,
+            S::GodhOnly,
+            S::SessionOnly,
+        ],
+    );
+    Cmd::LaunchStart {
+        policy: pick(rng, &POLICIES),
+        session,
+    }
+}
+
+fn gen_cmd(rng: &mut ChaCha8Rng, r: &Ref) -> Cmd {
     if !r.init && rng.next_u32() % 4 != 0 {
         return Cmd::Init;
     }
     if r.init && r.state == NONE && rng.next_u32() % 3 != 0 {
-        let session = pick(
-            rng,
-            &[
-                S::None,
-                S::Valid,
-                S::Valid,
-                S::Valid,
-                S::OtherPolicy,
-                S::BadWrapMac,
-                S::ShortSession,
-                S::ShortGodh,
-                S::WrongUsageGodh,
-                S::GodhOnly,
-                S::SessionOnly,
-            ],
-        );
-        return Cmd::LaunchStart {
-            policy: pick(rng, &POLICIES),
-            session,
-        };
+        return gen_launch(rng);
     }
     match rng.next_u32() % 17 {
         0 => Cmd::Init,
@@ -316,13 +322,12 @@ fn gen_cmd(rng: &mut ChaCha8Rng, r: &Ref) -> Cmd {
         },
         14 => pick(rng, &[Cmd::SendFinish, Cmd::SendCancel]),
         15 => Cmd::ReceiveFinish,
-        _ => {
-            if rng.next_u32() % 3 == 0 {
-                Cmd::NewGuest
-            } else {
-                Cmd::Status
-            }
-        }
+        _ => match rng.next_u32() % 3 {
+            0 => Cmd::NewGuest,
+            // Again on a launched guest: the VM's ASID is taken by its first guest.
+            1 => gen_launch(rng),
+            _ => Cmd::Status,
+        },
     }
 }
 
@@ -424,8 +429,19 @@ fn step(w: &World, g: &mut Guest, r: &mut Ref, mem: &Mem, cmd: Cmd) -> (Exp, Exp
                     _ => Exp::Ok,
                 }
             };
+            // A second LAUNCH_START on a VM passes the firmware's own checks, but KVM then
+            // activates the new guest with the VM's ASID, which the first guest owns: the new
+            // guest is decommissioned and the first one is untouched.
+            let relaunch = r.state != NONE;
+            let exp = match exp {
+                Exp::Ok if relaunch => Exp::Fw(ASID_OWNED),
+                e => e,
+            };
+            let handle_before = g.handle();
             let got = outcome(&g.launch_start(policy, 0, godh.as_deref(), blob.as_deref()));
-            if got == Exp::Ok {
+            if relaunch {
+                assert_eq!(g.handle(), handle_before, "the first guest's handle stays");
+            } else if got == Exp::Ok {
                 assert_ne!(g.handle(), 0);
                 r.state = LUPDATE;
                 r.policy = policy;
@@ -433,6 +449,9 @@ fn step(w: &World, g: &mut Guest, r: &mut Ref, mem: &Mem, cmd: Cmd) -> (Exp, Exp
                 r.measured = false;
             } else {
                 assert_eq!(g.handle(), 0, "no handle after a failed LAUNCH_START");
+            }
+            if relaunch {
+                assert_ne!(got, Exp::Ok, "a VM launches one guest");
             }
             (exp, got)
         }
