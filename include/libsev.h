@@ -1228,9 +1228,10 @@ libsev_status libsev_guest_send_cancel(struct libsev_guest *guest,
                                        struct libsev_error *err);
 
 /**
- * `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the certificate the
- * source's SEND_START was given (this platform's PDH, 2084 bytes) and `session` the 128-byte
- * blob it produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
+ * `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the SOURCE platform's
+ * PDH certificate (2084 bytes; the firmware does ECDH between it and this platform's PDH key,
+ * as the source did with this platform's PDH at SEND_START) and `session` the 128-byte blob
+ * the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
  * `*out_handle` (if not NULL). The firmware checks the blob's MACs
  * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`); the kernel requires both inputs.
  *

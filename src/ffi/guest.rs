@@ -592,9 +592,10 @@ pub unsafe extern "C" fn libsev_guest_send_cancel(
     with_guest(guest, err, |g| g.send_cancel())
 }
 
-/// `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the certificate the
-/// source's SEND_START was given (this platform's PDH, 2084 bytes) and `session` the 128-byte
-/// blob it produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
+/// `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the SOURCE platform's
+/// PDH certificate (2084 bytes; the firmware does ECDH between it and this platform's PDH key,
+/// as the source did with this platform's PDH at SEND_START) and `session` the 128-byte blob
+/// the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
 /// `*out_handle` (if not NULL). The firmware checks the blob's MACs
 /// (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`); the kernel requires both inputs.
 ///
