@@ -1,4 +1,5 @@
-//! Property test of the guest state machine: random sequences of guest commands with valid
+//! Property test of the guest state machine: random sequences of guest commands (launch, send
+//! and receive sides) with valid
 //! and invalid arguments (lengths, alignments, sessions, policies) against the firmware model
 //! through `sev::api::Guest`. Every response is compared with a small reference of the rules
 //! (sev-spec §2.6 allowed states and resulting states, §2.7 check order for the cheap checks
@@ -52,6 +53,7 @@ const LUPDATE: u32 = 1;
 const LSECRET: u32 = 2;
 const RUNNING: u32 = 3;
 const SUPDATE: u32 = 4;
+const RUPDATE: u32 = 5;
 const SENT: u32 = 6;
 
 /// What a command must return.
@@ -120,6 +122,25 @@ enum SecretKind {
 }
 
 #[derive(Debug, Clone, Copy)]
+enum RecvKind {
+    Valid,
+    /// A flipped bit in the session's wrapped keys.
+    BadSession,
+    /// 127-byte session.
+    ShortSession,
+    /// The source's session with another policy than the guest's (policy MAC).
+    OtherPolicy,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PacketKind {
+    Valid,
+    Flipped,
+    Misaligned,
+    ShortHeader,
+}
+
+#[derive(Debug, Clone, Copy)]
 enum Cmd {
     Init,
     LaunchStart {
@@ -146,6 +167,8 @@ enum Cmd {
     },
     SendFinish,
     SendCancel,
+    ReceiveStart(RecvKind),
+    ReceiveUpdate(PacketKind),
     ReceiveFinish,
     NewGuest,
 }
@@ -159,6 +182,8 @@ struct Ref {
     session: Option<Session>,
     /// Whether the owner verified the measurement (the secret MAC can then match).
     measured: bool,
+    /// A packet of the migration source for the channel this guest received with.
+    packet: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Ref {
@@ -169,6 +194,7 @@ impl Ref {
             policy: 0,
             session: None,
             measured: false,
+            packet: None,
         }
     }
     /// KVM's refusals before any firmware call: not an SEV VM, then no guest handle bound.
@@ -227,6 +253,13 @@ struct World {
     version: FirmwareVersion,
     /// The migration target: PDH, PEK ‖ OCA ‖ CEK, ASK ‖ ARK.
     target: (Vec<u8>, Vec<u8>, Vec<u8>),
+    /// A RUNNING guest on the target platform, which also serves as a migration source
+    /// towards `platform` (SEND_START, one packet, SEND_CANCEL per RECEIVE_START), and the
+    /// platform's own chain it sends to, and the source's PDH.
+    source: std::cell::RefCell<Guest>,
+    own_chain: (Vec<u8>, Vec<u8>, Vec<u8>),
+    source_pdh: Vec<u8>,
+    source_mem: Mem,
     _target_platform: Platform,
 }
 
@@ -245,7 +278,21 @@ fn world() -> World {
     let (tpdh, tchain) = tp.pdh_cert_export().unwrap();
     let amd = tp.model().unwrap().amd_ask_ark();
     let st = platform.status().unwrap();
+    let source_mem = Mem::new(4096);
+    let mut source = Guest::new(&tp).unwrap();
+    source.init().unwrap();
+    source.launch_start(0, 0, None, None).unwrap();
+    // SAFETY: `source_mem` is ours, one page, and lives in the World with the guest.
+    unsafe { source.launch_update_data(source_mem.at(0), 4096) }.unwrap();
+    source.launch_measure().unwrap();
+    source.launch_finish().unwrap();
+    let (_, own) = platform.pdh_cert_export().unwrap();
+    let own_amd = platform.model().unwrap().amd_ask_ark();
     World {
+        source: std::cell::RefCell::new(source),
+        own_chain: (pdh.clone(), own, own_amd),
+        source_pdh: tpdh.clone(),
+        source_mem,
         pdh: SevCert::from_bytes(&pdh).unwrap(),
         version: FirmwareVersion::new(st.api_major, st.api_minor, st.build),
         platform,
@@ -288,6 +335,9 @@ fn gen_cmd(rng: &mut ChaCha8Rng, r: &Ref) -> Cmd {
         return Cmd::Init;
     }
     if r.init && r.state == NONE && rng.next_u32() % 3 != 0 {
+        if rng.next_u32() % 4 == 0 {
+            return Cmd::ReceiveStart(pick(rng, &[RecvKind::Valid, RecvKind::BadSession]));
+        }
         return gen_launch(rng);
     }
     match rng.next_u32() % 17 {
@@ -321,7 +371,29 @@ fn gen_cmd(rng: &mut ChaCha8Rng, r: &Ref) -> Cmd {
             len: pick(rng, &[16, 4096, 24]),
         },
         14 => pick(rng, &[Cmd::SendFinish, Cmd::SendCancel]),
-        15 => Cmd::ReceiveFinish,
+        15 => match rng.next_u32() % 4 {
+            0 => Cmd::ReceiveStart(pick(
+                rng,
+                &[
+                    RecvKind::Valid,
+                    RecvKind::Valid,
+                    RecvKind::BadSession,
+                    RecvKind::ShortSession,
+                    RecvKind::OtherPolicy,
+                ],
+            )),
+            1 | 2 => Cmd::ReceiveUpdate(pick(
+                rng,
+                &[
+                    PacketKind::Valid,
+                    PacketKind::Valid,
+                    PacketKind::Flipped,
+                    PacketKind::Misaligned,
+                    PacketKind::ShortHeader,
+                ],
+            )),
+            _ => Cmd::ReceiveFinish,
+        },
         _ => match rng.next_u32() % 3 {
             0 => Cmd::NewGuest,
             // Again on a launched guest: the VM's ASID is taken by its first guest.
@@ -637,10 +709,107 @@ fn step(w: &World, g: &mut Guest, r: &mut Ref, mem: &Mem, cmd: Cmd) -> (Exp, Exp
             }
             (exp, outcome(&res))
         }
+        Cmd::ReceiveStart(kind) => {
+            // The source opens a channel to this platform, sends one packet, and cancels
+            // (the session and packet stay valid for the receiving firmware).
+            let (mut session, packet) = {
+                let mut src = w.source.borrow_mut();
+                let (pdh, chain, amd) = &w.own_chain;
+                let (session, policy) = src.send_start(pdh, chain, amd).unwrap();
+                assert_eq!(policy, 0);
+                let mut hdr = [0u8; 52];
+                let mut trans = vec![0u8; 32];
+                // SAFETY: 32 bytes of the source's mapped page.
+                unsafe { src.send_update_data(w.source_mem.at(0), 32, &mut hdr, &mut trans) }
+                    .unwrap();
+                src.send_cancel().unwrap();
+                (session, (hdr.to_vec(), trans))
+            };
+            let mut policy = 0;
+            match kind {
+                RecvKind::Valid => {}
+                RecvKind::BadSession => session[20] ^= 1,
+                RecvKind::ShortSession => {
+                    session.pop();
+                }
+                RecvKind::OtherPolicy => policy = NODBG,
+            }
+            let fresh = match kind {
+                RecvKind::Valid => Exp::Ok,
+                RecvKind::ShortSession => Exp::Fw(INVALID_LENGTH),
+                RecvKind::BadSession | RecvKind::OtherPolicy => Exp::Fw(BAD_MEASUREMENT),
+            };
+            let relaunch = r.state != NONE;
+            let exp = if !r.init {
+                Exp::Os(libc::ENOTTY)
+            } else if relaunch && fresh == Exp::Ok {
+                Exp::Fw(ASID_OWNED)
+            } else {
+                fresh
+            };
+            let before = g.handle();
+            let got = outcome(&g.receive_start(policy, &w.source_pdh, &session, 0));
+            if got == Exp::Ok {
+                assert!(!relaunch);
+                r.state = RUPDATE;
+                r.policy = policy;
+                r.session = None;
+                r.measured = false;
+                r.packet = Some(packet);
+            } else {
+                assert_eq!(
+                    g.handle(),
+                    before,
+                    "a failed RECEIVE_START changes no handle"
+                );
+            }
+            (exp, got)
+        }
+        Cmd::ReceiveUpdate(kind) => {
+            let (mut hdr, mut trans) = r
+                .packet
+                .clone()
+                .unwrap_or_else(|| (vec![0u8; 52], vec![0x42; 32]));
+            let mut off = 3 * 4096;
+            match kind {
+                PacketKind::Valid => {}
+                PacketKind::Flipped => trans[3] ^= 0x10,
+                PacketKind::Misaligned => off += 8,
+                PacketKind::ShortHeader => {
+                    hdr.pop();
+                }
+            }
+            // KVM takes RECEIVE_UPDATE_DATA only on an SEV VM (EINVAL otherwise).
+            let exp = if !r.init {
+                Exp::Os(libc::EINVAL)
+            } else if let Some(e) = r.kvm() {
+                e
+            } else if r.state != RUPDATE {
+                Exp::Fw(INVALID_GUEST_STATE)
+            } else if hdr.len() < 52 {
+                Exp::Fw(INVALID_LENGTH)
+            } else if off % 16 != 0 {
+                Exp::Fw(INVALID_ADDRESS)
+            } else if !matches!(kind, PacketKind::Valid) || r.packet.is_none() {
+                Exp::Fw(BAD_MEASUREMENT)
+            } else {
+                Exp::Ok
+            };
+            let len = trans.len();
+            // SAFETY: `off + len` ≤ MEM, inside one page; ours.
+            let got = outcome(&unsafe { g.receive_update_data(&hdr, mem.at(off), len, &trans) });
+            (exp, got)
+        }
         Cmd::ReceiveFinish => {
-            // A launched guest is never in RUPDATE.
-            let exp = r.kvm().unwrap_or(Exp::Fw(INVALID_GUEST_STATE));
-            (exp, outcome(&g.receive_finish()))
+            let exp = r
+                .kvm()
+                .or_else(|| r.need_state(&[RUPDATE]))
+                .unwrap_or(Exp::Ok);
+            let got = outcome(&g.receive_finish());
+            if got == Exp::Ok {
+                r.state = RUNNING;
+            }
+            (exp, got)
         }
         Cmd::NewGuest => {
             *g = Guest::new(&w.platform).unwrap();
@@ -687,7 +856,7 @@ fn random_guest_command_sequences_follow_the_firmware_rules() {
             if r.init && r.state != NONE {
                 let s = g.status().expect("GUEST_STATUS of a launched guest");
                 assert!(
-                    [LUPDATE, LSECRET, RUNNING, SUPDATE, SENT].contains(&s.state),
+                    [LUPDATE, LSECRET, RUNNING, SUPDATE, RUPDATE, SENT].contains(&s.state),
                     "unreachable state {} for a launched guest",
                     s.state
                 );
@@ -719,6 +888,9 @@ fn random_guest_command_sequences_follow_the_firmware_rules() {
         "Secret",
         "Finish",
         "SendStart",
+        "ReceiveStart",
+        "ReceiveUpdate",
+        "ReceiveFinish",
     ] {
         let [bad, good] = counts.get(c).copied().unwrap_or_default();
         assert!(bad > 0 && good > 0, "{c}: {bad} refused, {good} accepted");
