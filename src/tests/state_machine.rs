@@ -1,9 +1,10 @@
 //! Property test of the guest state machine: random sequences of guest commands (launch, send
 //! and receive sides) with valid and invalid arguments (lengths, alignments, sessions,
-//! policies) against the firmware model through `sev::api::Guest`. Every response is compared with a small reference of the rules
-//! (sev-spec §2.6 allowed states and resulting states, §2.7 check order for the cheap checks
-//! modelled here, and the KVM layer's own refusals of §1.8), and GUEST_STATUS must always show
-//! exactly the state the reference is in — never one the firmware could not reach.
+//! policies) against the firmware model through `sev::api::Guest`. Every response is compared
+//! with a small reference of the rules (sev-spec §2.6 allowed states and resulting states,
+//! §2.7 check order for the cheap checks modelled here, and the KVM layer's own refusals of
+//! §1.8), and GUEST_STATUS must always show exactly the state the reference is in — never one
+//! the firmware could not reach.
 //!
 //! Deterministic: a fixed seed (override with `LIBSEV_SM_SEED`), `SEQUENCES` × `STEPS`
 //! commands (override the count with `LIBSEV_SM_SEQUENCES`). A failure prints the seed, the
