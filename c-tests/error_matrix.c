@@ -3,7 +3,8 @@
  *  1. every guest command in every state the allowed-state matrix (sev-spec §2.6) forbids
  *     gives FW_INVALID_GUEST_STATE (fw 0x02); before LAUNCH_START (no handle) the firmware
  *     says FW_INVALID_GUEST; before KVM_SEV_INIT the KVM layer refuses (as the kernel:
- *     ENOTTY); after each refusal the guest is in the same state and still usable (the
+ *     ENOTTY); a second LAUNCH_START is refused by KVM's activation (ASID_OWNED) and the
+ *     first guest keeps its handle; after each refusal the guest is in the same state and still usable (the
  *     launch continues to RUNNING, a SUPDATE guest cancels back to RUNNING, ...);
  *  2. NULL for each required pointer of every exported function: NULL_ARGUMENT, no crash;
  *  3. short output buffers: BUFFER_TOO_SMALL, the needed size written, nothing else;
@@ -27,6 +28,7 @@ static uint8_t *ram;
 /* 1. The state matrix                                                                       */
 
 enum cmd {
+    C_LAUNCH_START,
     C_UPDATE_DATA,
     C_UPDATE_VMSA,
     C_MEASURE,
@@ -42,7 +44,7 @@ enum cmd {
     C_COUNT
 };
 static const char *cmd_names[C_COUNT] = {
-    "LAUNCH_UPDATE_DATA", "LAUNCH_UPDATE_VMSA", "LAUNCH_MEASURE", "LAUNCH_SECRET",
+    "LAUNCH_START",       "LAUNCH_UPDATE_DATA", "LAUNCH_UPDATE_VMSA", "LAUNCH_MEASURE", "LAUNCH_SECRET",
     "LAUNCH_FINISH",      "ATTESTATION",        "SEND_START",     "SEND_UPDATE_DATA",
     "SEND_FINISH",        "SEND_CANCEL",        "RECEIVE_UPDATE_DATA", "RECEIVE_FINISH"};
 
@@ -57,6 +59,8 @@ static const uint32_t fw_state[S_N] = {0, 0, ST_LUPDATE, ST_LSECRET, ST_RUNNING,
 /* sev-spec §2.6: in which firmware states each command is accepted. */
 static int allowed(enum cmd c, enum gstate s) {
     switch (c) {
+    case C_LAUNCH_START:
+        return s == S_NEW;
     case C_UPDATE_DATA:
     case C_UPDATE_VMSA:
     case C_MEASURE:
@@ -88,13 +92,17 @@ static uint32_t expected_refusal(enum cmd c, enum gstate s) {
         return LIBSEV_STATUS_NO_SEV_SUPPORT;
     if (c == C_UPDATE_VMSA) /* KVM: LAUNCH_UPDATE_VMSA on a guest that is not SEV-ES */
         return LIBSEV_STATUS_NO_SEV_SUPPORT;
+    /* A second LAUNCH_START passes the firmware's checks, but KVM's activation of the new
+     * guest finds the VM's ASID owned by the first one (which keeps its handle). */
+    if (c == C_LAUNCH_START)
+        return LIBSEV_STATUS_FW_ASID_OWNED;
     if (s == S_NEW) /* KVM issues with the /dev/sev fd it records at LAUNCH_START /
                      * RECEIVE_START; before that there is none: EBADF */
         return LIBSEV_STATUS_BAD_FD;
     return LIBSEV_STATUS_FW_INVALID_GUEST_STATE;
 }
 
-/* A RUNNING guest on src_plat (no session, policy 0), its RAM registered and launched. */
+/* A guest in state s (no session, policy 0; RUPDATE guests on dst_plat), RAM registered. */
 static libsev_guest *new_guest(enum gstate s) {
     libsev_guest *g = NULL;
     uint8_t m[LIBSEV_MEASUREMENT_LEN], sess[LIBSEV_SESSION_BLOB_LEN];
@@ -147,6 +155,8 @@ static uint32_t issue(libsev_guest *g, enum cmd c) {
     memset(trans, 0, sizeof trans);
     memset(mn, 7, sizeof mn);
     switch (c) {
+    case C_LAUNCH_START:
+        return libsev_guest_launch_start(g, 0, 0, NULL, 0, NULL, 0, NULL, &err);
     case C_UPDATE_DATA:
         return libsev_guest_launch_update_data(g, ram, 4096, &err);
     case C_UPDATE_VMSA:
@@ -227,12 +237,14 @@ static void test_state_matrix(void) {
     for (s = 0; s < S_N; s++) {
         for (c = 0; c < C_COUNT; c++) {
             libsev_guest *g;
-            uint32_t got, want;
+            uint32_t got, want, handle;
 
             if (s != S_NOINIT && allowed((enum cmd)c, (enum gstate)s))
                 continue;
             g = new_guest((enum gstate)s);
+            handle = libsev_guest_handle(g);
             got = issue(g, (enum cmd)c);
+            CHECK(libsev_guest_handle(g) == handle);
             want = expected_refusal((enum cmd)c, (enum gstate)s);
             if (got != want) {
                 fprintf(stderr, "error_matrix: %s in %s: %u (%s), expected %u (%s): %s\n",
