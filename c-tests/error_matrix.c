@@ -1,11 +1,13 @@
 /*
  * Refusals from C, on the firmware model, through the installed library:
  *  1. every guest command in every state the allowed-state matrix (sev-spec §2.6) forbids
- *     gives FW_INVALID_GUEST_STATE (fw 0x02); before LAUNCH_START (no handle) the firmware
- *     says FW_INVALID_GUEST; before KVM_SEV_INIT the KVM layer refuses (as the kernel:
- *     ENOTTY); a second LAUNCH_START is refused by KVM's activation (ASID_OWNED) and the
- *     first guest keeps its handle; after each refusal the guest is in the same state and still usable (the
- *     launch continues to RUNNING, a SUPDATE guest cancels back to RUNNING, ...);
+ *     gives FW_INVALID_GUEST_STATE (fw 0x02, errno EIO); the KVM layer refuses first where
+ *     the kernel does: before KVM_SEV_INIT (ENOTTY: NO_SEV_SUPPORT; RECEIVE_UPDATE_DATA:
+ *     EINVAL), before LAUNCH_START (no /dev/sev fd bound to the VM yet: EBADF, BAD_FD),
+ *     LAUNCH_UPDATE_VMSA on a non-ES guest (ENOTTY); a second LAUNCH_START is refused by
+ *     KVM's activation (FW_ASID_OWNED) and the first guest keeps its handle. After each
+ *     refusal the guest is in the same state and still usable (the launch continues to
+ *     RUNNING, a SUPDATE guest cancels back to RUNNING, an RUPDATE guest finishes, ...);
  *  2. NULL for each required pointer of every exported function: NULL_ARGUMENT, no crash;
  *  3. short output buffers: BUFFER_TOO_SMALL, the needed size written, nothing else;
  *  4. zero and unaligned lengths/addresses: the firmware's INVALID_LENGTH / INVALID_ADDRESS
