@@ -6,6 +6,7 @@
 //! constant).
 //!
 //! Run: `cargo bench --bench model`. Not a test: nothing fails because the machine is slow.
+//! All figures are wall-clock; run it on a quiet machine (the launch update uses two cores).
 
 use sev::model::{ModelConfig, open};
 use sev::transport::{PlatformTransport, VmTransport};
@@ -64,10 +65,14 @@ fn op<T>(vm: &dyn VmTransport, id: u32, data: &mut T, sev_fd: i32) -> (Result<()
     (r, c.error)
 }
 
-/// `openssl speed -evp ALG -bytes 16384 -seconds 2`, in bytes/s.
+/// `openssl speed -elapsed -evp ALG -bytes 16384 -seconds 2`, in bytes/s. `-elapsed`
+/// makes openssl divide by wall-clock time, as the model's figures do (its default is CPU
+/// time, which a busy machine does not slow down).
 fn openssl_speed(alg: &str) -> Option<f64> {
     let out = std::process::Command::new("openssl")
-        .args(["speed", "-evp", alg, "-bytes", "16384", "-seconds", "2"])
+        .args([
+            "speed", "-elapsed", "-evp", alg, "-bytes", "16384", "-seconds", "2",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
