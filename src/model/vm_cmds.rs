@@ -201,15 +201,24 @@ impl ModelVm {
         let (mut dpaddr, mut len) = (dst, size);
         let mut dst_page = None;
         if dst % 16 != 0 || size % 16 != 0 {
-            let mut t = BouncePage::new();
-            self.dbg_decrypt_rounded(k, error, dst, t.addr(), size)?;
+            // The decrypted destination span is `round_up(off + size, 16)` bytes, which is
+            // more than a page when a page-sized chunk (the loop cuts by the *source's* page)
+            // lands on an unaligned destination: the buffer is sized for the span, not a page.
             let off = (dst & 15) as usize;
+            let mut t = vec![0u128; (off + size as usize).div_ceil(16)];
+            let t_addr = t.as_mut_ptr() as u64;
+            self.dbg_decrypt_rounded(k, error, dst, t_addr, size)?;
             let data = match &mut src_page {
                 Some(s) => s.bytes()[..size as usize].to_vec(),
                 None => copy_from_user(src, size as usize)?,
             };
-            t.bytes()[off..off + size as usize].copy_from_slice(&data);
-            paddr = t.addr();
+            // SAFETY: `t` holds `16 * t.len()` ≥ `off + size` initialised bytes; u8 has no
+            // alignment requirement and nothing else refers to `t` during this borrow.
+            let tb = unsafe {
+                std::slice::from_raw_parts_mut(t.as_mut_ptr().cast::<u8>(), 16 * t.len())
+            };
+            tb[off..off + size as usize].copy_from_slice(&data);
+            paddr = t_addr;
             dpaddr = dst & !15;
             len = size.next_multiple_of(16);
             dst_page = Some(t);
