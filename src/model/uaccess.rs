@@ -172,6 +172,59 @@ pub(crate) fn copy_user_blob(addr: u64, len: u32) -> Result<Vec<u8>, Errno> {
     copy_from_user(addr, len as usize)
 }
 
+/// Whether the page spans of two ranges overlap or touch, so that one mapping check of their
+/// union covers exactly the pages of both (a packet header and its transport buffer usually
+/// sit side by side). `None` when they do not (or an end overflows).
+fn joint_span(a: u64, alen: u64, b: u64, blen: u64) -> Option<(u64, u64)> {
+    let (ae, be) = (a.checked_add(alen)?, b.checked_add(blen)?);
+    let (lo, hi) = (a.min(b) & !4095, ae.max(be));
+    let touching =
+        (a & !4095) <= be.next_multiple_of(4096) && (b & !4095) <= ae.next_multiple_of(4096);
+    touching.then_some((lo, hi - lo))
+}
+
+/// Two `psp_copy_user_blob`s, `a` then `b`, with the same results (and the same first
+/// error) as two calls, but one mapping check when the two buffers are neighbours.
+pub(crate) fn copy_user_blobs(a: (u64, u32), b: (u64, u32)) -> Result<(Vec<u8>, Vec<u8>), Errno> {
+    let ok = |(addr, len): (u64, u32)| addr != 0 && len != 0 && len <= SEV_FW_BLOB_MAX_SIZE;
+    if ok(a) && ok(b) {
+        if let Some((lo, n)) = joint_span(a.0, a.1 as u64, b.0, b.1 as u64) {
+            if mapped(lo, n) {
+                let copy = |(addr, len): (u64, u32)| {
+                    // SAFETY: both ranges are mapped (checked together above) and were
+                    // handed over by the caller for this command.
+                    unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len as usize) }
+                        .to_vec()
+                };
+                return Ok((copy(a), copy(b)));
+            }
+        }
+    }
+    Ok((copy_user_blob(a.0, a.1)?, copy_user_blob(b.0, b.1)?))
+}
+
+/// Two `copy_to_user`s, `a` then `b`, with the same results (and the same first error) as
+/// two calls, but one mapping check when the two buffers are neighbours.
+pub(crate) fn copy_to_user_pair(a: (u64, &[u8]), b: (u64, &[u8])) -> Result<(), Errno> {
+    let whole = a.0 != 0 && b.0 != 0 && !a.1.is_empty() && !b.1.is_empty();
+    if whole
+        && joint_span(a.0, a.1.len() as u64, b.0, b.1.len() as u64)
+            .is_some_and(|(lo, n)| mapped(lo, n))
+    {
+        for (addr, data) in [a, b] {
+            // SAFETY: mapped memory of this process (checked together above) that the caller
+            // handed over as an output buffer of at least this length; `data` is a model-owned
+            // buffer, so they do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), addr as usize as *mut u8, data.len())
+            };
+        }
+        return Ok(());
+    }
+    copy_to_user(a.0, a.1)?;
+    copy_to_user(b.0, b.1)
+}
+
 /// `sev_pin_memory`: the range must be non-empty, not wrap, and be mapped.
 pub(crate) fn pin(addr: u64, len: u64) -> Result<(), Errno> {
     if len == 0 || addr.checked_add(len).is_none() {
@@ -204,6 +257,43 @@ impl BouncePage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_copies_match_single_copies() {
+        let mut buf = vec![0u8; 3 * 4096];
+        let base = buf.as_mut_ptr() as u64;
+        for (i, x) in buf.iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        // Neighbours (a header just before its transport data) and far apart.
+        for (a, b) in [
+            (base + 10, base + 62),
+            (base + 4090, base + 20),
+            (base, base + 8192),
+        ] {
+            let (x, y) = copy_user_blobs((a, 52), (b, 4000)).unwrap();
+            assert_eq!(x, copy_user_blob(a, 52).unwrap());
+            assert_eq!(y, copy_user_blob(b, 4000).unwrap());
+        }
+        // The first failing argument decides, as with two calls.
+        assert_eq!(copy_user_blobs((base, 0), (0, 5)).err(), Some(libc::EINVAL));
+        assert_eq!(copy_user_blobs((0, 5), (base, 5)).err(), Some(libc::EINVAL));
+        assert_eq!(
+            copy_user_blobs((base, 5), (base, SEV_FW_BLOB_MAX_SIZE + 1)).err(),
+            Some(libc::EINVAL)
+        );
+        let mut out = vec![0u8; 8192];
+        let o = out.as_mut_ptr() as u64;
+        copy_to_user_pair((o + 4000, &[7u8; 52]), (o + 4052, &[9u8; 100])).unwrap();
+        assert!(out[4000..4052].iter().all(|&x| x == 7));
+        assert!(out[4052..4152].iter().all(|&x| x == 9));
+        assert_eq!(
+            copy_to_user_pair((0, &[1u8; 4]), (o, &[1u8; 4])).err(),
+            Some(libc::EFAULT)
+        );
+        copy_to_user_pair((o, &[]), (o + 8, &[3u8; 8])).unwrap();
+        assert_eq!(out[8..16], [3u8; 8]);
+    }
 
     #[test]
     fn unmapped_memory_is_refused_like_the_kernel() {
@@ -252,6 +342,18 @@ mod tests {
             assert!(!mapped(a + 4000, 200), "a range reaching into the hole");
             assert!(!mapped(a + 4096 + 16, 16), "inside the hole");
             assert!(mapped_mincore(a, 4096) && !mapped_mincore(a, 2 * 4096));
+            // The paired copies: neighbours across the hole are refused like single copies.
+            assert_eq!(
+                copy_user_blobs((a + 4000, 96), (a + 4096, 16)).err(),
+                Some(libc::EFAULT)
+            );
+            assert_eq!(
+                copy_to_user_pair((a + 100, &[1; 8]), (a + 4096 + 8, &[2; 8])).err(),
+                Some(libc::EFAULT)
+            );
+            // Pages 0 and 2 do not touch: checked one by one, both fine.
+            let (x, y) = copy_user_blobs((a, 16), (a + 2 * 4096, 16)).unwrap();
+            assert_eq!((x.len(), y.len()), (16, 16));
             assert_eq!(pin(a, 3 * 4096).err(), Some(libc::ENOMEM));
             assert_eq!(copy_to_user(a + 4096, &[1]).err(), Some(libc::EFAULT));
             libc::munmap(p, 4096);

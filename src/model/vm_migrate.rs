@@ -4,7 +4,8 @@
 
 use super::guest::Start;
 use super::uaccess::{
-    Fail, KMALLOC_MAX, copy_to_user, copy_user_blob, issued, pin, read_struct, write_struct,
+    Fail, KMALLOC_MAX, copy_to_user, copy_to_user_pair, copy_user_blob, copy_user_blobs, issued,
+    pin, read_struct, write_struct,
 };
 use super::vm::{KResult, ModelVm, VmState};
 use crate::uapi::{
@@ -13,6 +14,23 @@ use crate::uapi::{
 };
 
 const PAGE: u64 = 4096;
+
+/// `sev_pin_memory` of the one guest page of a SEND/RECEIVE_UPDATE_DATA: a page inside a
+/// registered region is already pinned (register_region checked it, and the caller keeps it
+/// mapped until it unregisters it), so only other pages are looked up again.
+fn pin_page(k: &VmState, uaddr: u64) -> Result<(), Fail> {
+    let page = uaddr & !(PAGE - 1);
+    let registered = k.regions.iter().any(|&(a, n)| {
+        page >= a
+            && page
+                .checked_add(PAGE)
+                .is_some_and(|e| e <= a.saturating_add(n))
+    });
+    if !registered {
+        pin(page, PAGE)?;
+    }
+    Ok(())
+}
 
 /// KVM's one-page rule for SEND/RECEIVE_UPDATE_DATA.
 fn one_page(uaddr: u64, len: u32) -> Result<(), Fail> {
@@ -95,7 +113,7 @@ impl ModelVm {
             return Err(Fail::Os(libc::EINVAL));
         }
         one_page(p.guest_uaddr, p.guest_len)?;
-        pin(p.guest_uaddr & !(PAGE - 1), PAGE)?;
+        pin_page(k, p.guest_uaddr)?;
         if p.hdr_len as usize > KMALLOC_MAX || p.trans_len as usize > KMALLOC_MAX {
             return Err(Fail::Os(libc::ENOMEM));
         }
@@ -116,8 +134,7 @@ impl ModelVm {
             )
         };
         issued(&mut cmd.error, r)?;
-        copy_to_user(p.trans_uaddr, &trans)?;
-        copy_to_user(p.hdr_uaddr, &hdr)?;
+        copy_to_user_pair((p.trans_uaddr, &trans), (p.hdr_uaddr, &hdr))?;
         Ok(())
     }
 
@@ -156,9 +173,8 @@ impl ModelVm {
             return Err(Fail::Os(libc::EINVAL));
         }
         one_page(p.guest_uaddr, p.guest_len)?;
-        let hdr = copy_user_blob(p.hdr_uaddr, p.hdr_len)?;
-        let trans = copy_user_blob(p.trans_uaddr, p.trans_len)?;
-        pin(p.guest_uaddr & !(PAGE - 1), PAGE)?;
+        let (hdr, trans) = copy_user_blobs((p.hdr_uaddr, p.hdr_len), (p.trans_uaddr, p.trans_len))?;
+        pin_page(k, p.guest_uaddr)?;
         self.stored_fd(k)?;
         // SAFETY: the guest page was checked mapped; the transport's contract.
         let r = unsafe {
