@@ -125,6 +125,16 @@ fn cpu_secs() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
+/// Involuntary context switches of the calling process so far (times it was preempted,
+/// i.e. had work but no core).
+fn preempted() -> u64 {
+    // SAFETY: a zeroed rusage is valid to overwrite; getrusage only writes it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid rusage to write.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_nivcsw as u64
+}
+
 fn gbs(b: f64) -> String {
     format!("{:.2} GB/s", b / 1e9)
 }
@@ -160,6 +170,7 @@ fn target(mut s: UnixStream, ring: Region, len: usize) -> ! {
 
     let mut busy = Duration::ZERO;
     let cpu0 = cpu_secs();
+    let pre0 = preempted();
     let pages = len / PAGE;
     for (b, first) in (0..pages).step_by(BATCH).enumerate() {
         // "Slot b % SLOTS holds n packets"; after processing, the slot goes back.
@@ -183,10 +194,12 @@ fn target(mut s: UnixStream, ring: Region, len: usize) -> ! {
         s.write_all(&[1]).unwrap();
     }
     let cpu = cpu_secs() - cpu0;
+    let pre = preempted() - pre0;
     g.receive_finish().expect("RECEIVE_FINISH");
     s.write_all(&(busy.as_nanos() as u64).to_le_bytes())
         .unwrap();
     s.write_all(&((cpu * 1e9) as u64).to_le_bytes()).unwrap();
+    s.write_all(&pre.to_le_bytes()).unwrap();
 
     // The first and the last page decrypt to the source's pattern.
     let mut out = vec![0u8; PAGE];
@@ -326,6 +339,7 @@ fn main() {
 
     let mut busy = Duration::ZERO;
     let cpu0 = cpu_secs();
+    let pre0 = preempted();
     let t0 = Instant::now();
     let pages = len / PAGE;
     let (mut credits, mut returned) = (SLOTS, 0usize);
@@ -362,14 +376,16 @@ fn main() {
     }
     g.send_finish().expect("SEND_FINISH");
     let cpu = cpu_secs() - cpu0;
+    let pre = preempted() - pre0;
     // The slots still to come back, then the target's figures.
     for _ in returned..pages.div_ceil(BATCH) {
         s.read_exact(&mut token).unwrap();
     }
-    let mut rbusy = [0u8; 16];
+    let mut rbusy = [0u8; 24];
     s.read_exact(&mut rbusy).unwrap();
     let secs = t0.elapsed().as_secs_f64();
-    let rcpu = u64::from_le_bytes(rbusy[8..].try_into().unwrap()) as f64 / 1e9;
+    let rpre = u64::from_le_bytes(rbusy[16..].try_into().unwrap());
+    let rcpu = u64::from_le_bytes(rbusy[8..16].try_into().unwrap()) as f64 / 1e9;
     let rbusy = u64::from_le_bytes(rbusy[..8].try_into().unwrap()) as f64 / 1e9;
     let mut ok = [0u8; 2];
     s.read_exact(&mut ok).unwrap();
@@ -397,7 +413,7 @@ fn main() {
         None => "openssl not available: no ratio".to_string(),
     };
     println!(
-        "migration: {len} bytes in {secs:.3} s wall = {} ; {} per busier side's CPU second (send {cpu:.3} s CPU, {:.3} s in SEND_UPDATE_DATA; receive {rcpu:.3} s CPU, {rbusy:.3} s in RECEIVE_UPDATE_DATA) ; {ratios} ; target >= 0.50",
+        "migration: {len} bytes in {secs:.3} s wall = {} ; {} per busier side's CPU second (send {cpu:.3} s CPU, {:.3} s in SEND_UPDATE_DATA, preempted {pre} times; receive {rcpu:.3} s CPU, {rbusy:.3} s in RECEIVE_UPDATE_DATA, preempted {rpre} times) ; {ratios} ; target >= 0.50",
         gbs(rate),
         gbs(cpu_rate),
         busy.as_secs_f64(),
