@@ -70,4 +70,11 @@ done
 { hex 5; hex 0; le16 2084; le16 6252; le16 64; le16 2084; le32 0; } | seed ffi_lengths "platform-exports"
 { hex 5; hex 0; le16 100; le16 6000; le16 63; le16 1; le32 0; } | seed ffi_lengths "platform-short"
 { hex 7; hex 0; le16 0; le16 0; le16 52; le16 16; le32 0; } | seed ffi_lengths "guest-no-session"
+# dbg: flags ‖ src_off ‖ dst_off ‖ len ‖ data.
+for f in 0 1 2 3; do
+    { hex $f; le16 0; le16 0; le16 4096; } | seed dbg "aligned-page-$f"
+    { hex $f; le16 0; le16 8; le16 4096; } | seed dbg "page-to-unaligned-$f"
+    { hex $f; le16 4000; le16 4100; le16 200; } | seed dbg "across-pages-$f"
+    { hex $f; le16 3; le16 5; le16 40; head -c 40 "$td/rome/pdh.cert"; } | seed dbg "small-$f"
+done
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

@@ -70,6 +70,18 @@ impl Mem {
         // SAFETY: `off % len` stays inside the allocation.
         unsafe { self.ptr.add(off % self.len()) }
     }
+    /// A copy of `n` bytes at `off` (which must lie inside).
+    pub fn read(&self, off: usize, n: usize) -> Vec<u8> {
+        assert!(off + n <= self.len());
+        // SAFETY: inside the allocation, initialised (alloc_zeroed), not written meanwhile.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), n) }.to_vec()
+    }
+    /// Write `b` at `off` (which must fit).
+    pub fn write(&self, off: usize, b: &[u8]) {
+        assert!(off + b.len() <= self.len());
+        // SAFETY: inside the allocation; `b` is another allocation.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.ptr.add(off), b.len()) }
+    }
     /// The longest range starting at `at(off)` is `len - off % len`.
     pub fn room(&self, off: usize) -> usize {
         self.len() - off % self.len()
