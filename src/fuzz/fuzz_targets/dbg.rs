@@ -66,7 +66,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(r.is_err(), "an empty range is refused");
         }
         // A round trip of an aligned, in-page, disjoint range gives the plaintext back.
-        if r.is_ok() && flags & 3 == 0 && src_off % 16 == 0 && dst_off % 16 == 0 && len % 16 == 0 {
+        if r.is_ok()
+            && flags & 3 == 0
+            && src_off.is_multiple_of(16)
+            && dst_off.is_multiple_of(16)
+            && len.is_multiple_of(16)
+        {
             let back = Mem::new(MEM);
             let want = src.read(src_off, len);
             // SAFETY: `len` bytes inside `dst` and `back`.

@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
         let at = w.mem.at(guest_off);
         // SAFETY: `at..at+guest_len` lies inside `mem`, which nothing else touches now.
         let r = unsafe { w.guest.launch_secret(&hdr, at, guest_len, &trans) };
-        if valid && flags & 2 != 0 && guest_off % 16 == 0 && trans.len() <= room {
+        if valid && flags & 2 != 0 && guest_off.is_multiple_of(16) && trans.len() <= room {
             r.expect("an untouched packet at an aligned address is accepted");
         }
         let st = w.guest.status().expect("GUEST_STATUS");

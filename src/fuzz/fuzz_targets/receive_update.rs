@@ -104,7 +104,8 @@ fuzz_target!(|data: &[u8]| {
         let r = unsafe { w.target.receive_update_data(&hdr, at, guest_len, &trans) };
         // KVM refuses a guest range that crosses a page boundary (EINVAL), as the kernel does.
         let in_page = (at as usize & 0xFFF) + trans.len() <= 4096;
-        if valid && flags & 2 != 0 && guest_off % 16 == 0 && trans.len() <= room && in_page {
+        if valid && flags & 2 != 0 && guest_off.is_multiple_of(16) && trans.len() <= room && in_page
+        {
             r.expect("an untouched packet at an aligned address is accepted");
         }
         let st = w.target.status().expect("GUEST_STATUS");
