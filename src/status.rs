@@ -14,8 +14,19 @@
 //! | 3000–3099 | the built-in firmware model (configuration, state directory) |
 //! | 9000–9099 | libsev itself (caught panic, internal error) |
 
-/// A libsev status: `0` is success, every other value is a failure from one of the families
-/// described in the module documentation. Functions return it as `uint32_t`.
+/// A libsev status: `0` is success, every other value is a failure. Functions return it as
+/// `uint32_t`. The number alone tells the family of the failure:
+///
+/// * 1–99: a bad argument from the caller;
+/// * 100–199: a libsev object is in the wrong state;
+/// * 200–299: the operating system or kernel refused (`libsev_error.os_errno` says why);
+/// * 1000–1255: the firmware (or its model) failed: 1000 + the firmware status, which is also
+///   in `libsev_error.fw_error`;
+/// * 2000–2099: cryptographic verification failed (certificates, chains, measurements);
+/// * 3000–3099: the built-in firmware model (configuration, state directory);
+/// * 9000–9099: libsev itself (a caught panic: a bug, please report it).
+///
+/// Numbers are never reused. `libsev_status_str()` gives a static description of each.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
