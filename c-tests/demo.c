@@ -313,7 +313,7 @@ static int guest_owner(int fd) {
 
     /* 4. The secret, for this guest only. */
     memset(secret, 0, sizeof secret);
-    snprintf((char *)secret, sizeof secret, "disk-key=8c1f2e0b7a5d4c3b9e6f0a1d2c3b4a59; owner=E");
+    snprintf((char *)secret, sizeof secret, "disk-key=8c1f2e0b7a5d4c3b9e6f0a1d2c3b4a59; owner=demo");
     TRY(libsev_owner_session_package_secret(session, secret, sizeof secret, 0, hdr, trans,
                                             sizeof trans, &n, &err));
     REQUIRE(n == sizeof trans, "transport length %zu", n);
