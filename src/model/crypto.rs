@@ -53,10 +53,42 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// AES-128-CTR in place: the 16-byte IV is the whole initial counter block, incremented as
 /// one big-endian 128-bit integer (§4.1).
+/// With AES-NI, eight blocks in flight (`memcrypt_ni`); otherwise the `ctr` crate.
 pub(crate) fn aes128_ctr(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::memcrypt_ni::available() {
+        return aes128_ctr_ni(key, iv, data);
+    }
+    aes128_ctr_portable(key, iv, data);
+}
+
+/// [`aes128_ctr`] with the `ctr` crate.
+fn aes128_ctr_portable(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
     use cipher::{KeyIvInit, StreamCipher};
     let mut c = ctr::Ctr128BE::<aes::Aes128>::new(key.into(), iv.into());
     c.apply_keystream(data);
+}
+
+/// [`aes128_ctr`] with AES-NI (the caller checked the CPU has it).
+#[cfg(target_arch = "x86_64")]
+fn aes128_ctr_ni(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
+    use super::memcrypt_ni::NiKey;
+    let whole = data.len() / 16;
+    let ctr = u128::from_be_bytes(*iv);
+    // SAFETY: the caller checked AES-NI; `data` holds `whole` blocks (in place).
+    let k = unsafe { NiKey::new(key) };
+    let p = data.as_mut_ptr();
+    // SAFETY: as above.
+    unsafe { k.ctr(ctr, p, p, whole) };
+    let tail = &mut data[whole * 16..];
+    if !tail.is_empty() {
+        let mut b = [0u8; 16];
+        b[..tail.len()].copy_from_slice(tail);
+        let q = b.as_mut_ptr();
+        // SAFETY: one block in place in a 16-byte array.
+        unsafe { k.ctr(ctr.wrapping_add(whole as u128), q, q, 1) };
+        tail.copy_from_slice(&b[..tail.len()]);
+    }
 }
 
 /// ECDH on P-384: the big-endian x-coordinate of `ours · theirs` (§4.3).
@@ -171,6 +203,48 @@ mod tests {
         let mut one = [0u8; 16];
         aes128_ctr(&key, &next, &mut one);
         assert_eq!(two[16..], one[..]);
+    }
+
+    #[test]
+    fn ctr_known_answer_sp800_38a_f51_and_paths_agree() {
+        // NIST SP 800-38A F.5.1 (CTR-AES128.Encrypt).
+        let key: [u8; 16] = unhex("2b7e151628aed2a6abf7158809cf4f3c")
+            .try_into()
+            .unwrap();
+        let iv: [u8; 16] = unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
+            .try_into()
+            .unwrap();
+        let plain = unhex(concat!(
+            "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51",
+            "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+        ));
+        let want = unhex(concat!(
+            "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff",
+            "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee"
+        ));
+        let mut a = plain.clone();
+        aes128_ctr(&key, &iv, &mut a);
+        assert_eq!(a, want);
+        let mut b = plain.clone();
+        aes128_ctr_portable(&key, &iv, &mut b);
+        assert_eq!(b, want);
+        // Lengths around the eight-block batches and partial tails, counters that carry
+        // across 64 bits and wrap at 2^128: the AES-NI path equals the `ctr` crate.
+        #[cfg(target_arch = "x86_64")]
+        if crate::model::memcrypt_ni::available() {
+            let data: Vec<u8> = (0..700).map(|i| (i * 37 + 11) as u8).collect();
+            let mut ivs = [iv, [0xFF; 16], [0u8; 16]];
+            ivs[2][8..].fill(0xFF);
+            ivs[2][15] = 0xFA;
+            for iv in ivs {
+                for n in [0, 1, 15, 16, 17, 127, 128, 129, 255, 256, 300, 700] {
+                    let (mut x, mut y) = (data[..n].to_vec(), data[..n].to_vec());
+                    aes128_ctr_ni(&key, &iv, &mut x);
+                    aes128_ctr_portable(&key, &iv, &mut y);
+                    assert_eq!(x, y, "length {n}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -168,3 +168,188 @@ impl NiKey {
         }
     }
 }
+
+/// The counter block `c` as the register holding its 16 big-endian bytes (AES-CTR counts
+/// the whole block as one big-endian 128-bit integer).
+#[inline]
+#[target_feature(enable = "sse2")]
+fn be_block(c: u128) -> __m128i {
+    _mm_set_epi64x(
+        (c as u64).swap_bytes() as i64,
+        ((c >> 64) as u64).swap_bytes() as i64,
+    )
+}
+
+/// Where the CTR keystream goes in a fused pass (see [`NiKey::xts_ctr`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fuse {
+    /// `dst = XTS(src) ⊕ KS` (SEND_UPDATE_DATA: guest-key decryption, then the TEK).
+    After,
+    /// `dst = XTS(src ⊕ KS)` (RECEIVE_UPDATE_DATA: TEK decryption, then the guest key).
+    Before,
+}
+
+impl NiKey {
+    /// The ten AES rounds (with the whitening) over eight blocks in registers.
+    #[inline]
+    #[target_feature(enable = "aes,sse2")]
+    fn crypt8(&self, enc: bool, mut b: [__m128i; 8]) -> [__m128i; 8] {
+        let keys = if enc { &self.enc } else { &self.dec };
+        for x in b.iter_mut() {
+            *x = _mm_xor_si128(*x, keys[0]);
+        }
+        for k in &keys[1..10] {
+            for x in b.iter_mut() {
+                *x = if enc {
+                    _mm_aesenc_si128(*x, *k)
+                } else {
+                    _mm_aesdec_si128(*x, *k)
+                };
+            }
+        }
+        for x in b.iter_mut() {
+            *x = if enc {
+                _mm_aesenclast_si128(*x, keys[10])
+            } else {
+                _mm_aesdeclast_si128(*x, keys[10])
+            };
+        }
+        b
+    }
+
+    /// The ten AES rounds over one block.
+    #[inline]
+    #[target_feature(enable = "aes,sse2")]
+    fn crypt1(&self, enc: bool, x: __m128i) -> __m128i {
+        let keys = if enc { &self.enc } else { &self.dec };
+        let mut x = _mm_xor_si128(x, keys[0]);
+        for k in &keys[1..10] {
+            x = if enc {
+                _mm_aesenc_si128(x, *k)
+            } else {
+                _mm_aesdec_si128(x, *k)
+            };
+        }
+        if enc {
+            _mm_aesenclast_si128(x, keys[10])
+        } else {
+            _mm_aesdeclast_si128(x, keys[10])
+        }
+    }
+
+    /// AES-128-CTR with this key from counter block `ctr` (big-endian, whole block counted)
+    /// over `nb` blocks from `src` to `dst` (which may be equal), eight blocks in flight.
+    ///
+    /// # Safety
+    /// The CPU must have AES-NI; `src` and `dst` are valid for `16 · nb` bytes and either
+    /// equal or non-overlapping.
+    #[target_feature(enable = "aes,sse2")]
+    pub(crate) unsafe fn ctr(&self, ctr: u128, src: *const u8, dst: *mut u8, nb: usize) {
+        let mut i = 0usize;
+        while i + 8 <= nb {
+            let mut c = [_mm_setzero_si128(); 8];
+            for (j, x) in c.iter_mut().enumerate() {
+                *x = be_block(ctr.wrapping_add((i + j) as u128));
+            }
+            let ks = self.crypt8(true, c);
+            for (j, k) in ks.iter().enumerate() {
+                // SAFETY: block i + j is inside both of the caller's ranges; each block is
+                // loaded before its own store, so src == dst is fine.
+                unsafe {
+                    let x = _mm_loadu_si128(src.add((i + j) * 16).cast());
+                    _mm_storeu_si128(dst.add((i + j) * 16).cast(), _mm_xor_si128(x, *k));
+                }
+            }
+            i += 8;
+        }
+        while i < nb {
+            let k = self.crypt1(true, be_block(ctr.wrapping_add(i as u128)));
+            // SAFETY: block i is inside both ranges.
+            unsafe {
+                let x = _mm_loadu_si128(src.add(i * 16).cast());
+                _mm_storeu_si128(dst.add(i * 16).cast(), _mm_xor_si128(x, k));
+            }
+            i += 1;
+        }
+    }
+
+    /// One pass over `nb` blocks: XTS with this key (`enc`, first tweak `t`, as in
+    /// [`NiKey::xts`]) fused with AES-128-CTR under `ck` from counter block `ctr`, the
+    /// keystream applied after or before the XTS step (`how`). Each block is read once and
+    /// written once; the intermediate (the guest plaintext) stays in registers. Returns the
+    /// tweak of the block after the last.
+    ///
+    /// # Safety
+    /// The CPU must have AES-NI; `src` and `dst` are valid for `16 · nb` bytes and either
+    /// equal or non-overlapping.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "aes,sse2")]
+    pub(crate) unsafe fn xts_ctr(
+        &self,
+        enc: bool,
+        t: u128,
+        ck: &NiKey,
+        ctr: u128,
+        how: Fuse,
+        src: *const u8,
+        dst: *mut u8,
+        nb: usize,
+    ) -> u128 {
+        let tb = t.to_le_bytes();
+        // SAFETY: 16-byte unaligned load from a 16-byte array.
+        let mut t = unsafe { _mm_loadu_si128(tb.as_ptr().cast()) };
+        let mut i = 0usize;
+        while i + 8 <= nb {
+            let mut c = [_mm_setzero_si128(); 8];
+            for (j, x) in c.iter_mut().enumerate() {
+                *x = be_block(ctr.wrapping_add((i + j) as u128));
+            }
+            let ks = ck.crypt8(true, c);
+            let mut tw = [t; 8];
+            for j in 1..8 {
+                tw[j] = mul_alpha(tw[j - 1]);
+            }
+            t = mul_alpha(tw[7]);
+            let mut b = [t; 8];
+            for j in 0..8 {
+                // SAFETY: block i + j is inside the caller's source range.
+                let mut x = unsafe { _mm_loadu_si128(src.add((i + j) * 16).cast()) };
+                if how == Fuse::Before {
+                    x = _mm_xor_si128(x, ks[j]);
+                }
+                b[j] = _mm_xor_si128(x, tw[j]);
+            }
+            let b = self.crypt8(enc, b);
+            for j in 0..8 {
+                let mut x = _mm_xor_si128(b[j], tw[j]);
+                if how == Fuse::After {
+                    x = _mm_xor_si128(x, ks[j]);
+                }
+                // SAFETY: block i + j is inside the caller's destination range; all eight
+                // source blocks were loaded above, so src == dst is fine.
+                unsafe { _mm_storeu_si128(dst.add((i + j) * 16).cast(), x) };
+            }
+            i += 8;
+        }
+        while i < nb {
+            let k = ck.crypt1(true, be_block(ctr.wrapping_add(i as u128)));
+            // SAFETY: block i is inside both ranges.
+            let mut x = unsafe { _mm_loadu_si128(src.add(i * 16).cast()) };
+            if how == Fuse::Before {
+                x = _mm_xor_si128(x, k);
+            }
+            x = _mm_xor_si128(self.crypt1(enc, _mm_xor_si128(x, t)), t);
+            if how == Fuse::After {
+                x = _mm_xor_si128(x, k);
+            }
+            // SAFETY: as above.
+            unsafe { _mm_storeu_si128(dst.add(i * 16).cast(), x) };
+            t = mul_alpha(t);
+            i += 1;
+        }
+        let mut tb = [0u8; 16];
+        // SAFETY: 16-byte unaligned store into a 16-byte array.
+        unsafe { _mm_storeu_si128(tb.as_mut_ptr().cast(), t) };
+        u128::from_le_bytes(tb)
+    }
+}

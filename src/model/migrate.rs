@@ -7,15 +7,13 @@ use super::channel::{
     CTX_DATA, Channel, FLAG_COMPRESSED, HDR_LEN, PacketHeader, create_client, packet_mac,
     peer_dh_key,
 };
-use super::crypto::{aes128_ctr, ct_eq};
+use super::crypto::ct_eq;
 use super::fw::{CERT_LEN, CHAIN_LEN, Firmware, FwState, PState, cert_status};
 use super::guest::{Act, GState, Guest, policy};
 use super::memcrypt;
 use crate::certs::{AmdCert, SevCert, Usage};
 use crate::status::fw;
-use cipher::{KeyIvInit, StreamCipher};
 use sha2::{Digest, Sha384};
-use zeroize::Zeroizing;
 
 const SESSION_LEN: usize = super::channel::SESSION_LEN;
 const PACKET_MAX: usize = 0x5000;
@@ -202,11 +200,10 @@ impl Firmware {
             .ok_or(fw::INVALID_LENGTH)?;
         // SAFETY: the caller's contract.
         let mem = unsafe { memcrypt::guest_mem(guest_addr, n) };
-        // Decrypted straight into the (firmware-side) transport buffer and encrypted there
-        // with the TEK before anything returns: no bounce buffer, one pass per step.
-        g.vek.crypt_copy(guest_addr, mem, out, false);
+        // Decrypted with the guest key and encrypted with the TEK in one pass straight into
+        // the (firmware-side) transport buffer: no bounce buffer.
         let iv: [u8; 16] = self.rng().bytes();
-        aes128_ctr(&g.ch.tek, &iv, out);
+        g.vek.decrypt_then_ctr(guest_addr, mem, out, &g.ch.tek, &iv);
         let mac = packet_mac(&g.ch.tik, CTX_DATA, 0, &iv, guest_len, guest_len, out, None);
         hdr_out[..HDR_LEN].copy_from_slice(&PacketHeader { flags: 0, iv, mac }.to_bytes());
         *hdr_len = HDR_LEN as u32;
@@ -272,16 +269,11 @@ impl Firmware {
         }
         // SAFETY: the caller's contract.
         let mem = unsafe { memcrypt::guest_mem(guest_addr, n) };
-        // Page by page through one wiped stack page: TEK-decrypt into it, then encrypt with
-        // the guest key straight into guest memory (the plaintext never reaches the heap).
-        let mut ctr = ctr::Ctr128BE::<aes::Aes128>::new((&g.ch.tek).into(), (&h.iv).into());
-        let mut page = Zeroizing::new([0u8; 4096]);
-        for (i, (src, dst)) in trans.chunks(4096).zip(mem.chunks_mut(4096)).enumerate() {
-            let plain = &mut page[..src.len()];
-            ctr.apply_keystream_b2b(src, plain).expect("equal lengths");
-            let a = guest_addr.wrapping_add(i as u64 * 4096);
-            g.vek.crypt_copy(a, plain, dst, true);
-        }
+        // TEK decryption and guest-key encryption in one pass straight into guest memory
+        // (the plaintext never leaves the registers with AES-NI, never reaches the heap
+        // without).
+        g.vek
+            .ctr_then_encrypt(guest_addr, trans, mem, &g.ch.tek, &h.iv);
         Ok(())
     }
 
