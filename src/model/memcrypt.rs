@@ -38,6 +38,9 @@ pub(crate) struct Vek {
     /// AES-NI round keys (data, tweak) when the CPU has AES-NI.
     #[cfg(target_arch = "x86_64")]
     ni: Option<(NiKey, NiKey)>,
+    /// Whether the fused migration pass may use 256-bit VAES (with `ni` only).
+    #[cfg(target_arch = "x86_64")]
+    vaes: bool,
 }
 
 impl std::fmt::Debug for Vek {
@@ -82,6 +85,17 @@ impl Vek {
                 // SAFETY: `available()` checked AES-NI.
                 unsafe { (NiKey::new(k1), NiKey::new(k2)) }
             }),
+            #[cfg(target_arch = "x86_64")]
+            vaes: memcrypt_ni::vaes_available(),
+        }
+    }
+
+    /// The same key with AES-NI but without VAES (for equivalence tests).
+    #[cfg(all(test, target_arch = "x86_64"))]
+    fn no_vaes(k: &[u8; 32]) -> Vek {
+        Vek {
+            vaes: false,
+            ..Vek::from_bytes(k)
         }
     }
 
@@ -91,6 +105,8 @@ impl Vek {
         Vek {
             #[cfg(target_arch = "x86_64")]
             ni: None,
+            #[cfg(target_arch = "x86_64")]
+            vaes: false,
             ..Vek::from_bytes(k)
         }
     }
@@ -264,6 +280,7 @@ impl Vek {
         };
         // SAFETY: `ni` exists only when the CPU has AES-NI.
         let ck = unsafe { NiKey::new(tek) };
+        let vaes = self.vaes;
         let ctr0 = u128::from_be_bytes(*iv);
         let mut off = 0usize;
         while off < src.len() {
@@ -271,19 +288,16 @@ impl Vek {
             let n = (PAGE - ((a as usize) & (PAGE - 1))).min(src.len() - off);
             let ctr = ctr0.wrapping_add((off / 16) as u128);
             let (s, o) = (&src[off..off + n], &mut dst[off..off + n]);
-            // SAFETY: AES-NI is present; `s` and `o` are distinct borrows of `n` bytes.
-            unsafe {
-                d.xts_ctr(
-                    how == Fuse::Before,
-                    self.tweak_at(a),
-                    &ck,
-                    ctr,
-                    how,
-                    s.as_ptr(),
-                    o.as_mut_ptr(),
-                    n / 16,
-                )
-            };
+            let (enc, t, nb) = (how == Fuse::Before, self.tweak_at(a), n / 16);
+            let (sp, op) = (s.as_ptr(), o.as_mut_ptr());
+            if vaes {
+                // SAFETY: AES-NI, AVX2 and VAES are present; `s` and `o` are distinct
+                // borrows of `n` bytes.
+                unsafe { d.xts_ctr_vaes(enc, t, &ck, ctr, how, sp, op, nb) };
+            } else {
+                // SAFETY: AES-NI is present; as above.
+                unsafe { d.xts_ctr(enc, t, &ck, ctr, how, sp, op, nb) };
+            }
             off += n;
         }
     }
@@ -507,6 +521,10 @@ mod tests {
             *b = (i * 29 + 5) as u8;
         }
         let (fast, slow) = (Vek::from_bytes(&k), Vek::portable(&k));
+        #[cfg(target_arch = "x86_64")]
+        let narrow = Vek::no_vaes(&k);
+        #[cfg(not(target_arch = "x86_64"))]
+        let narrow = Vek::portable(&k);
         let tek = [0x5Au8; 16];
         let mut carry = [0x11u8; 16];
         carry[8..].fill(0xFF);
@@ -525,7 +543,7 @@ mod tests {
                 let mut want_rx = src.to_vec();
                 ctr_crate(&tek, &iv, &mut want_rx);
                 slow.crypt_in_place(addr, &mut want_rx, true);
-                for v in [&fast, &slow] {
+                for v in [&fast, &narrow, &slow] {
                     let mut out = vec![0u8; len];
                     v.decrypt_then_ctr(addr, src, &mut out, &tek, &iv);
                     assert_eq!(out, want, "send at {addr:#x}+{len:#x}");

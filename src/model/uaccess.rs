@@ -7,6 +7,7 @@
 
 use crate::transport::Errno;
 use crate::uapi::SEV_FW_BLOB_MAX_SIZE;
+use std::borrow::Cow;
 
 /// The kernel's largest `kmalloc` (bounce buffers sized by the caller fail above it).
 pub(crate) const KMALLOC_MAX: usize = 4 << 20;
@@ -203,6 +204,59 @@ pub(crate) fn copy_user_blobs(a: (u64, u32), b: (u64, u32)) -> Result<(Vec<u8>, 
     Ok((copy_user_blob(a.0, a.1)?, copy_user_blob(b.0, b.1)?))
 }
 
+/// Whether two ranges `(addr, len)` share no byte (an empty range overlaps nothing).
+pub(crate) fn disjoint(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.1 == 0 || b.1 == 0 || a.0.saturating_add(a.1) <= b.0 || b.0.saturating_add(b.1) <= a.0
+}
+
+/// Two input buffers, borrowed from the caller or copied.
+pub(crate) type Blobs<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// [`copy_user_blobs`] without the copies where that changes nothing: when the two buffers
+/// pass the same checks as neighbours (one mapping check) and neither overlaps `clear` (the
+/// range the command will write), the caller's bytes are borrowed in place; otherwise they
+/// are copied exactly as [`copy_user_blobs`] does (with its results and first error).
+///
+/// # Safety
+/// The two ranges, once checked mapped, must hold bytes nobody writes while the returned
+/// views live (the transport's contract for a command's input buffers).
+pub(crate) unsafe fn user_blobs<'a>(
+    a: (u64, u32),
+    b: (u64, u32),
+    clear: (u64, u64),
+) -> Result<Blobs<'a>, Errno> {
+    let ok = |(addr, len): (u64, u32)| addr != 0 && len != 0 && len <= SEV_FW_BLOB_MAX_SIZE;
+    let apart = disjoint((a.0, a.1 as u64), clear) && disjoint((b.0, b.1 as u64), clear);
+    if ok(a) && ok(b) && apart {
+        if let Some((lo, n)) = joint_span(a.0, a.1 as u64, b.0, b.1 as u64) {
+            if mapped(lo, n) {
+                let view = |(addr, len): (u64, u32)| {
+                    // SAFETY: mapped (checked above), handed over by the caller for this
+                    // command and not written while the view lives (this function's
+                    // contract).
+                    Cow::Borrowed(unsafe {
+                        std::slice::from_raw_parts(addr as usize as *const u8, len as usize)
+                    })
+                };
+                return Ok((view(a), view(b)));
+            }
+        }
+    }
+    let (x, y) = copy_user_blobs(a, b)?;
+    Ok((Cow::Owned(x), Cow::Owned(y)))
+}
+
+/// Whether the two output ranges of [`copy_to_user_pair`] pass its one-check case: both
+/// non-empty with non-zero addresses, neighbours, and mapped. Then a command may write its
+/// results straight into them: [`copy_to_user_pair`] would succeed on them.
+pub(crate) fn mapped_pair(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 != 0
+        && b.0 != 0
+        && a.1 != 0
+        && b.1 != 0
+        && joint_span(a.0, a.1, b.0, b.1).is_some_and(|(lo, n)| mapped(lo, n))
+}
+
 /// Two `copy_to_user`s, `a` then `b`, with the same results (and the same first error) as
 /// two calls, but one mapping check when the two buffers are neighbours.
 pub(crate) fn copy_to_user_pair(a: (u64, &[u8]), b: (u64, &[u8])) -> Result<(), Errno> {
@@ -293,6 +347,29 @@ mod tests {
         );
         copy_to_user_pair((o, &[]), (o + 8, &[3u8; 8])).unwrap();
         assert_eq!(out[8..16], [3u8; 8]);
+        assert!(mapped_pair((o + 4000, 52), (o + 4052, 100)));
+        assert!(!mapped_pair((o + 4000, 0), (o + 4052, 100)));
+        assert!(!mapped_pair((0, 4), (o, 4)));
+        // Borrowed views equal the copies; a blob overlapping the range to be written, or
+        // far from its neighbour, is copied; errors are those of the copies.
+        let clear = (base + 8192, 4096);
+        for (a, b, borrowed) in [
+            (base + 10, base + 62, true),
+            (base + 8000, base + 8052, false),
+            (base, base + 8192, false),
+        ] {
+            // SAFETY: `buf` is not written while the views live.
+            let (x, y) = unsafe { user_blobs((a, 52), (b, 4000), clear) }.unwrap();
+            assert_eq!(x[..], copy_user_blob(a, 52).unwrap()[..]);
+            assert_eq!(y[..], copy_user_blob(b, 4000).unwrap()[..]);
+            assert_eq!(matches!(x, Cow::Borrowed(_)), borrowed);
+            assert_eq!(matches!(y, Cow::Borrowed(_)), borrowed);
+        }
+        // SAFETY: as above.
+        let e = unsafe { user_blobs((0, 5), (base, 5), clear) }.err();
+        assert_eq!(e, Some(libc::EINVAL));
+        assert!(disjoint((10, 5), (15, 5)) && !disjoint((10, 6), (15, 5)));
+        assert!(disjoint((10, 0), (10, 5)) && disjoint((u64::MAX - 1, 1), (0, 3)));
     }
 
     #[test]
@@ -351,6 +428,10 @@ mod tests {
                 copy_to_user_pair((a + 100, &[1; 8]), (a + 4096 + 8, &[2; 8])).err(),
                 Some(libc::EFAULT)
             );
+            // Nothing writes the mapping while the views would live.
+            let e = user_blobs((a + 4000, 96), (a + 4096, 16), (0, 0)).err();
+            assert_eq!(e, Some(libc::EFAULT));
+            assert!(!mapped_pair((a + 100, 8), (a + 4096 + 8, 8)));
             // Pages 0 and 2 do not touch: checked one by one, both fine.
             let (x, y) = copy_user_blobs((a, 16), (a + 2 * 4096, 16)).unwrap();
             assert_eq!((x.len(), y.len()), (16, 16));
