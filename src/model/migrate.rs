@@ -261,6 +261,8 @@ impl Firmware {
         if h.flags & FLAG_COMPRESSED != 0 {
             return Err(fw::UNSUPPORTED);
         }
+        // The packet usually comes from another core's cache or from memory.
+        memcrypt::prefetch(trans);
         let mac = packet_mac(
             &g.ch.tik, CTX_DATA, h.flags, &h.iv, t as u32, t as u32, trans, None,
         );
