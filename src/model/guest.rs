@@ -320,8 +320,14 @@ impl Firmware {
 
     /// LAUNCH_FINISH (0x35): LSECRET → RUNNING; the channel keys are wiped.
     pub(crate) fn launch_finish(&self, handle: u32) -> FwResult<()> {
+        self.finish_to_running(handle, GState::LSecret)
+    }
+
+    /// LAUNCH_FINISH and RECEIVE_FINISH: from `from` to RUNNING; the pending activation
+    /// completes and the channel keys are wiped.
+    pub(crate) fn finish_to_running(&self, handle: u32, from: GState) -> FwResult<()> {
         self.with_guest(handle, |st: &mut FwState, g: &mut Guest| {
-            if g.state != GState::LSecret {
+            if g.state != from {
                 return Err(fw::INVALID_GUEST_STATE);
             }
             Self::complete_activation(st, g);

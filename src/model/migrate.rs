@@ -281,14 +281,6 @@ impl Firmware {
 
     /// RECEIVE_FINISH (0x53): RUPDATE → RUNNING; the pending activation completes.
     pub(crate) fn receive_finish(&self, handle: u32) -> FwResult<()> {
-        self.with_guest(handle, |st: &mut FwState, g: &mut Guest| {
-            if g.state != GState::RUpdate {
-                return Err(fw::INVALID_GUEST_STATE);
-            }
-            Self::complete_activation(st, g);
-            g.ch = Channel::default();
-            g.state = GState::Running;
-            Ok(())
-        })
+        self.finish_to_running(handle, GState::RUpdate)
     }
 }
