@@ -33,27 +33,9 @@ impl ModelVm {
 
     pub(crate) fn launch_measure(&self, k: &mut VmState, cmd: &mut kvm_sev_cmd) -> KResult {
         let mut p: kvm_sev_launch_measure = read_struct(cmd.data)?;
-        let (mut blob, mut len) = (None, 0u32);
-        if p.len != 0 && p.uaddr != 0 {
-            if p.len > SEV_FW_BLOB_MAX_SIZE {
-                return Err(Fail::Os(libc::EINVAL));
-            }
-            blob = Some(vec![0u8; p.len as usize]);
-            len = p.len;
-        }
-        self.stored_fd(k)?;
-        let r = issued(
-            &mut cmd.error,
-            self.platform
-                .fw
-                .launch_measure(k.handle, blob.as_deref_mut(), &mut len),
-        );
-        if p.len != 0 {
-            r?;
-            if let Some(b) = &blob {
-                copy_to_user(p.uaddr, b)?;
-            }
-        }
+        let (r, len) = self.query_or_fetch(k, &mut cmd.error, p.uaddr, p.len, |h, blob, len| {
+            self.platform.fw.launch_measure(h, blob, len)
+        })?;
         p.len = len;
         write_struct(cmd.data, &p)?;
         r
@@ -89,31 +71,47 @@ impl ModelVm {
 
     pub(crate) fn attestation(&self, k: &mut VmState, cmd: &mut kvm_sev_cmd) -> KResult {
         let mut p: kvm_sev_attestation_report = read_struct(cmd.data)?;
-        let (mut blob, mut len, mut mnonce) = (None, 0u32, [0u8; 16]);
-        if p.len != 0 && p.uaddr != 0 {
-            if p.len > SEV_FW_BLOB_MAX_SIZE {
-                return Err(Fail::Os(libc::EINVAL));
-            }
-            blob = Some(vec![0u8; p.len as usize]);
-            len = p.len;
-            mnonce = p.mnonce;
-        }
-        self.stored_fd(k)?;
-        let r = issued(
-            &mut cmd.error,
-            self.platform
-                .fw
-                .attestation(k.handle, &mnonce, blob.as_deref_mut(), &mut len),
-        );
-        if p.len != 0 {
-            r?;
-            if let Some(b) = &blob {
-                copy_to_user(p.uaddr, b)?;
-            }
-        }
+        let mnonce = p.mnonce;
+        let (r, len) = self.query_or_fetch(k, &mut cmd.error, p.uaddr, p.len, |h, blob, len| {
+            // The length query hands the firmware no nonce, as KVM does.
+            let nonce = if blob.is_some() { mnonce } else { [0u8; 16] };
+            self.platform.fw.attestation(h, &nonce, blob, len)
+        })?;
         p.len = len;
         write_struct(cmd.data, &p)?;
         r
+    }
+
+    /// KVM's shape for LAUNCH_MEASURE and GET_ATTESTATION_REPORT: a zero length or address is
+    /// the length query (the firmware sees no buffer); otherwise the firmware writes into a
+    /// kernel buffer of the caller's length (above 16 KiB: `EINVAL`), copied out on success.
+    /// Returns the firmware's result and the length to write back; a failed fetch returns its
+    /// error at once, without the write-back, as KVM does.
+    fn query_or_fetch(
+        &self,
+        k: &mut VmState,
+        error: &mut u32,
+        uaddr: u64,
+        ulen: u32,
+        fw_call: impl FnOnce(u32, Option<&mut [u8]>, &mut u32) -> super::FwResult<()>,
+    ) -> Result<(KResult, u32), Fail> {
+        let (mut blob, mut len) = (None, 0u32);
+        if ulen != 0 && uaddr != 0 {
+            if ulen > SEV_FW_BLOB_MAX_SIZE {
+                return Err(Fail::Os(libc::EINVAL));
+            }
+            blob = Some(vec![0u8; ulen as usize]);
+            len = ulen;
+        }
+        self.stored_fd(k)?;
+        let r = issued(error, fw_call(k.handle, blob.as_deref_mut(), &mut len));
+        if ulen != 0 {
+            r?;
+            if let Some(b) = &blob {
+                copy_to_user(uaddr, b)?;
+            }
+        }
+        Ok((r, len))
     }
 
     /// One firmware DBG command.
