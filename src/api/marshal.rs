@@ -78,6 +78,16 @@ pub(crate) fn finish_hinted(
         }
         Err(errno) => {
             let mut e = Error::from_command(command, errno, fw_error);
+            if let Some(se) = crate::model::take_store_error().filter(|_| errno == libc::EIO) {
+                // The firmware model's state directory failed under this command: say so,
+                // naming the file and the OS error, rather than a bare HWERROR_PLATFORM.
+                e = Error {
+                    command,
+                    os_errno: if se.os_errno != 0 { se.os_errno } else { errno },
+                    fw_error,
+                    ..se
+                };
+            }
             if let Some(h) = enotty_hint.filter(|_| errno == libc::ENOTTY && fw_error == 0) {
                 e.message.push_str(h);
             }

@@ -57,15 +57,15 @@ impl ModelPlatform {
         r.map_err(Fail::errno)
     }
 
+    /// `sev_ioctl_do_reset`: `EBUSY` while WORKING, else SHUTDOWN (when INIT) and
+    /// PLATFORM_RESET, checked and done under the firmware's platform lock in one step
+    /// ([`super::fw::Firmware::factory_reset`]), so no guest command lands in between.
     fn factory_reset(&self, error: &mut u32) -> Result<(), Fail> {
-        let state = self.fw.platform_status().state;
-        if state == PState::Working as u8 {
-            return Err(Fail::Os(libc::EBUSY));
+        match self.fw.factory_reset() {
+            Ok(()) => issued(error, Ok(())),
+            Err(None) => Err(Fail::Os(libc::EBUSY)),
+            Err(Some(s)) => issued(error, Err(s)),
         }
-        if state == PState::Init as u8 {
-            issued(error, self.fw.shutdown())?;
-        }
-        issued(error, self.fw.platform_reset())
     }
 
     fn status(&self, data: u64, error: &mut u32) -> Result<(), Fail> {

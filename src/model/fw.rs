@@ -13,7 +13,7 @@ use super::FwResult;
 use super::crypto::ModelRng;
 use super::guest::{Act, GState, Guest, GuestCell};
 use super::identity::{Chip, Identity, new_oca, new_pdh, new_pek, pek_csr};
-use super::store::Store;
+use super::store::{Loaded, Stamp, Store};
 use crate::certs::{AmdCert, SevCert, Usage};
 use crate::log::Level;
 use crate::sev_log;
@@ -61,6 +61,8 @@ pub(crate) struct FwState {
     pub(crate) guests: BTreeMap<u32, Arc<GuestCell>>,
     /// Index = ASID (0 unused).
     pub(crate) asids: Vec<AsidSt>,
+    /// The version of the state file `ident` came from (with a state directory).
+    pub(crate) stamp: Option<Stamp>,
 }
 
 /// PLATFORM_STATUS output.
@@ -104,6 +106,7 @@ impl Firmware {
         ident: Identity,
         rng: ModelRng,
         store: Option<Store>,
+        stamp: Option<Stamp>,
     ) -> Firmware {
         let chip = Chip::derive(&chip_seed);
         let ark = AmdCert::from_bytes(super::test_root::ARK_CERT).expect("built-in test ARK");
@@ -120,6 +123,7 @@ impl Firmware {
                 ident,
                 guests: BTreeMap::new(),
                 asids: vec![AsidSt::Dirty; n_asids as usize + 1],
+                stamp,
             }),
             ark,
         }
@@ -138,24 +142,60 @@ impl Firmware {
         lock(&self.rng)
     }
 
-    /// Make `new` the identity, saving it first when there is a state directory; on a
-    /// failed save the old identity stays (HWERROR_PLATFORM, and a warning in the log).
-    fn commit_identity(&self, st: &mut FwState, new: Identity) -> FwResult<()> {
+    /// The platform state with the identity the state directory holds now: re-read when
+    /// another process changed the file since this one last read or wrote it. For the
+    /// commands that use the identity (a failure to re-read keeps the one in memory, logged).
+    pub(crate) fn ident_state(&self) -> MutexGuard<'_, FwState> {
+        let mut st = self.state();
         if let Some(store) = &self.store {
-            if let Err(e) = store.save(&self.chip_seed, &new) {
-                sev_log!(Level::LIBSEV_LOG_ERROR, "{}", e.message);
-                return Err(fw::HWERROR_PLATFORM);
+            match store.refresh(st.stamp) {
+                Ok(Some(l)) => self.adopt(&mut st, l),
+                Ok(None) => {}
+                Err(e) => sev_log!(Level::LIBSEV_LOG_WARN, "{}", e.message),
             }
         }
-        st.ident = new;
-        Ok(())
+        st
     }
 
-    /// Save the chip seed (first use of a state directory), keeping the identity as is.
-    pub(crate) fn save_initial(&self) -> crate::Result<()> {
-        match &self.store {
-            Some(store) => store.save(&self.chip_seed, &self.state().ident),
-            None => Ok(()),
+    /// Take what the state file holds as the identity (the chip must be this one's; another
+    /// chip in the file is left for the next identity change to refuse).
+    fn adopt(&self, st: &mut FwState, l: Loaded) {
+        if l.state.chip_seed[..] == self.chip_seed[..] {
+            st.ident = l.state.ident;
+            st.stamp = Some(l.stamp);
+        }
+    }
+
+    /// Change the identity. With a state directory, `change` runs under the directory's
+    /// exclusive lock on the identity the directory holds now (re-read), and its result is
+    /// written before it becomes this platform's identity; without one, on the identity in
+    /// memory. `Ok(None)` from `change`: nothing changes. A failed read or write of the state
+    /// file leaves the identity as it was and fails with HWERROR_PLATFORM (errno `EIO`, as a
+    /// real chip whose storage failed), the libsev error naming the file and the OS error
+    /// being left for the caller's thread ([`take_store_error`]).
+    fn change_identity(
+        &self,
+        st: &mut FwState,
+        change: impl FnOnce(&Identity) -> FwResult<Option<Identity>>,
+    ) -> FwResult<()> {
+        let Some(store) = &self.store else {
+            if let Some(new) = change(&st.ident)? {
+                st.ident = new;
+            }
+            return Ok(());
+        };
+        match store.update(&self.chip_seed, change) {
+            Ok((l, r)) => {
+                if let Some(l) = l {
+                    self.adopt(st, l);
+                }
+                r
+            }
+            Err(e) => {
+                sev_log!(Level::LIBSEV_LOG_ERROR, "{}", e.message);
+                STORE_ERROR.with(|c| *c.borrow_mut() = Some(e));
+                Err(fw::HWERROR_PLATFORM)
+            }
         }
     }
 
@@ -197,9 +237,7 @@ impl Firmware {
         if st.pstate != PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
-        if let Some(new) = self.complete_identity(&st.ident) {
-            self.commit_identity(&mut st, new)?;
-        }
+        self.change_identity(&mut st, |cur| Ok(self.complete_identity(cur)))?;
         for a in st.asids.iter_mut() {
             *a = AsidSt::Dirty;
         }
@@ -209,8 +247,13 @@ impl Firmware {
     }
 
     /// SHUTDOWN (0x02): any state → UNINIT; every guest is gone.
+    #[cfg(test)]
     pub(crate) fn shutdown(&self) -> FwResult<()> {
-        let mut st = self.state();
+        Self::shutdown_locked(&mut self.state());
+        Ok(())
+    }
+
+    fn shutdown_locked(st: &mut FwState) {
         for cell in std::mem::take(&mut st.guests).into_values() {
             lock(&cell).free();
         }
@@ -219,21 +262,38 @@ impl Firmware {
         }
         st.es = false;
         st.pstate = PState::Uninit;
-        Ok(())
     }
 
     /// PLATFORM_RESET (0x03): UNINIT only; deletes the persistent identity (the CEK stays).
+    #[cfg(test)]
     pub(crate) fn platform_reset(&self) -> FwResult<()> {
         let mut st = self.state();
         if st.pstate != PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
-        self.commit_identity(&mut st, Identity::default())
+        self.change_identity(&mut st, |_| Ok(Some(Identity::default())))
+    }
+
+    /// The PSP driver's FACTORY_RESET as one step under the platform lock, which every guest
+    /// command that creates or finds a guest takes: refused (`Err(None)`, the driver's
+    /// `EBUSY`) while a guest exists (WORKING), else SHUTDOWN when INIT, then PLATFORM_RESET.
+    /// No guest command can slip in between the state check and the shutdown, so a launched
+    /// guest is never wiped by a reset that was refused for it.
+    pub(crate) fn factory_reset(&self) -> Result<(), Option<u32>> {
+        let mut st = self.state();
+        if st.pstate == PState::Working {
+            return Err(None);
+        }
+        if st.pstate == PState::Init {
+            Self::shutdown_locked(&mut st);
+        }
+        self.change_identity(&mut st, |_| Ok(Some(Identity::default())))
+            .map_err(Some)
     }
 
     /// PLATFORM_STATUS (0x04).
     pub(crate) fn platform_status(&self) -> PlatformStatus {
-        let st = self.state();
+        let st = self.ident_state();
         let up = st.pstate != PState::Uninit;
         PlatformStatus {
             api_major: self.api.0,
@@ -252,16 +312,16 @@ impl Firmware {
         if st.pstate != PState::Init {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
-        let new = self
-            .complete_identity(&Identity::default())
-            .expect("a fresh identity is always created");
-        self.commit_identity(&mut st, new)
+        self.change_identity(
+            &mut st,
+            |_| Ok(self.complete_identity(&Identity::default())),
+        )
     }
 
     /// PEK_CSR (0x06): INIT or WORKING. `len` is in/out; `out` is the caller's buffer of
     /// `len` bytes (absent when the address is 0).
     pub(crate) fn pek_csr(&self, out: Option<&mut [u8]>, len: &mut u32) -> FwResult<()> {
-        let st = self.state();
+        let st = self.ident_state();
         if st.pstate == PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
@@ -286,7 +346,12 @@ impl Firmware {
         if st.pstate != PState::Init {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
-        if st.ident.external {
+        self.change_identity(&mut st, |cur| self.imported(cur, pek, oca).map(Some))
+    }
+
+    /// The identity after PEK_CERT_IMPORT of `pek` and `oca` onto `cur_id`.
+    fn imported(&self, cur_id: &Identity, pek: &[u8], oca: &[u8]) -> FwResult<Identity> {
+        if cur_id.external {
             return Err(fw::ALREADY_OWNED);
         }
         if pek.len() != CERT_LEN || oca.len() != CERT_LEN {
@@ -304,7 +369,7 @@ impl Firmware {
         new_pek
             .verify_ecdsa(Usage::OCA, &oca_pk)
             .map_err(cert_status)?;
-        let cur = st.ident.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?;
+        let cur = cur_id.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?;
         if new_pek.body() != cur.cert.body() {
             return Err(fw::INVALID_CERTIFICATE);
         }
@@ -317,7 +382,7 @@ impl Firmware {
             .ok_or(fw::INVALID_CERTIFICATE)?;
         let mut merged = new_pek;
         merged.copy_slot_from(free, &cur.cert, cek_slot);
-        let mut new = st.ident.clone();
+        let mut new = cur_id.clone();
         new.oca = Some(super::identity::Oca {
             key: None,
             cert: oca,
@@ -326,7 +391,7 @@ impl Firmware {
         let pek_key = new.pek.as_ref().expect("PEK exists").key.clone();
         new.pdh = Some(new_pdh(&mut self.rng(), self.api2(), &pek_key));
         new.external = true;
-        self.commit_identity(&mut st, new)
+        Ok(new)
     }
 
     /// PDH_CERT_EXPORT (0x08): INIT or WORKING. Both lengths are in/out.
@@ -337,7 +402,7 @@ impl Firmware {
         chain_out: Option<&mut [u8]>,
         chain_len: &mut u32,
     ) -> FwResult<()> {
-        let st = self.state();
+        let st = self.ident_state();
         if st.pstate == PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
@@ -367,15 +432,12 @@ impl Firmware {
         if st.pstate == PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
-        let mut new = st.ident.clone();
-        let pek = new
-            .pek
-            .as_ref()
-            .ok_or(fw::INVALID_PLATFORM_STATE)?
-            .key
-            .clone();
-        new.pdh = Some(new_pdh(&mut self.rng(), self.api2(), &pek));
-        self.commit_identity(&mut st, new)
+        self.change_identity(&mut st, |cur| {
+            let mut new = cur.clone();
+            let pek = &new.pek.as_ref().ok_or(fw::INVALID_PLATFORM_STATE)?.key;
+            new.pdh = Some(new_pdh(&mut self.rng(), self.api2(), pek));
+            Ok(Some(new))
+        })
     }
 
     /// DF_FLUSH (0x0A): every dirty ASID becomes clean (WBINVD is assumed done, as Linux
@@ -559,6 +621,24 @@ impl Firmware {
         let g = lock(&cell);
         Ok((g.policy, g.asid, g.state as u8))
     }
+}
+
+thread_local! {
+    /// The libsev error behind the last HWERROR_PLATFORM that a state-file failure caused on
+    /// this thread, for the API layer to report instead of the bare firmware status.
+    static STORE_ERROR: std::cell::RefCell<Option<crate::error::Error>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The state-directory error behind the command that just failed on this thread, if a
+/// state-file read or write made it fail (taken: a second call gives `None`).
+pub(crate) fn take_store_error() -> Option<crate::error::Error> {
+    STORE_ERROR.with(|c| c.borrow_mut().take())
+}
+
+/// Forget a state-directory error of an earlier command (at the start of each command).
+pub(crate) fn clear_store_error() {
+    STORE_ERROR.with(|c| *c.borrow_mut() = None);
 }
 
 /// The firmware status for a certificate check failure (§5.5).

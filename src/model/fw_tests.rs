@@ -14,6 +14,7 @@ fn fw(asids: u32) -> Firmware {
         Identity::default(),
         ModelRng::new(Some(&[8; 32])),
         None,
+        None,
     )
 }
 

@@ -106,7 +106,7 @@ impl Firmware {
     }
 
     fn pdh_key(&self) -> FwResult<p384::SecretKey> {
-        let st = self.state();
+        let st = self.ident_state();
         if st.pstate == PState::Uninit {
             return Err(fw::INVALID_PLATFORM_STATE);
         }
@@ -346,7 +346,7 @@ impl Firmware {
         len: &mut u32,
     ) -> FwResult<()> {
         let (cell, pek) = {
-            let st = self.state();
+            let st = self.ident_state();
             if st.pstate != PState::Working {
                 return Err(fw::INVALID_PLATFORM_STATE);
             }

@@ -107,7 +107,7 @@ impl Firmware {
         session_len: &mut u32,
     ) -> FwResult<u32> {
         let (cell, ctx) = {
-            let st = self.state();
+            let st = self.ident_state();
             if st.pstate != PState::Working {
                 return Err(fw::INVALID_PLATFORM_STATE);
             }

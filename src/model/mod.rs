@@ -54,7 +54,9 @@ mod vm_migrate;
 /// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
 pub(crate) type FwResult<T> = std::result::Result<T, u32>;
 
+pub(crate) use fw::take_store_error;
 pub use platform::ModelPlatform;
+pub(crate) use uaccess::{user_readable, user_writable};
 pub use vm::ModelVm;
 
 use crate::error::{Error, Result};
@@ -75,6 +77,12 @@ pub mod test_root {
     pub const ASK_KEY_PKCS8: &[u8] = include_bytes!("testroot/ask-key.pk8");
 }
 
+/// The most ASIDs a model platform may have: the largest count of simultaneously encrypted
+/// guests that shipping AMD EPYC parts report in CPUID Fn8000_001F ECX (1006 on the EPYC 9004
+/// series; 509, the default, on the 7002/7003 series). The model keeps two tables of this
+/// size, so a larger request is a configuration error, never an allocation sized by it.
+pub const MAX_ASIDS: u32 = 1006;
+
 /// How to build a model platform.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
@@ -89,7 +97,7 @@ pub struct ModelConfig {
     pub api_minor: u8,
     pub build: u8,
     /// Number of SEV ASIDs (guests that can be active at once); running out gives
-    /// RESOURCE_LIMIT.
+    /// RESOURCE_LIMIT. 1 to [`MAX_ASIDS`]; anything else is `LIBSEV_STATUS_MODEL_CONFIG`.
     pub asids: u32,
 }
 
@@ -135,10 +143,14 @@ impl ModelConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.asids == 0 {
+        if self.asids == 0 || self.asids > MAX_ASIDS {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_MODEL_CONFIG,
-                "model configuration: asids must be at least 1",
+                format!(
+                    "model configuration: asids is {}; it must be 1 to {MAX_ASIDS} (the most \
+                     SEV ASIDs an AMD EPYC part has)",
+                    self.asids
+                ),
             ));
         }
         Ok(())

@@ -61,28 +61,29 @@ fn open_fd() -> Result<OwnedFd> {
 impl ModelPlatform {
     pub(crate) fn new(config: ModelConfig) -> Result<Self> {
         let store = config.state_dir.as_deref().map(Store::open).transpose()?;
-        let loaded = match &store {
-            Some(s) => s.load()?,
-            None => None,
+        let new_chip = || {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            match &config.seed {
+                Some(s) => kdf(s, b"libsev-model-chip-seed", &[], &mut seed[..]),
+                None => rand_core::OsRng.fill_bytes(&mut seed[..]),
+            }
+            (seed, Identity::default())
         };
-        let fresh = loaded.is_none();
-        let (chip_seed, ident) = match loaded {
-            Some(p) => (p.chip_seed, p.ident),
+        // With a state directory its chip wins; a new directory gets this chip under the
+        // directory's lock, so processes opening it at once all get the first one's.
+        let (chip_seed, ident, stamp) = match &store {
+            Some(s) => {
+                let l = s.load_or_create(new_chip)?;
+                (l.state.chip_seed, l.state.ident, Some(l.stamp))
+            }
             None => {
-                let mut seed = Zeroizing::new([0u8; 32]);
-                match &config.seed {
-                    Some(s) => kdf(s, b"libsev-model-chip-seed", &[], &mut seed[..]),
-                    None => rand_core::OsRng.fill_bytes(&mut seed[..]),
-                }
-                (seed, Identity::default())
+                let (seed, ident) = new_chip();
+                (seed, ident, None)
             }
         };
         let api = (config.api_major, config.api_minor, config.build);
         let rng = ModelRng::new(config.seed.as_ref());
-        let fw = Firmware::new(api, config.asids, chip_seed, ident, rng, store);
-        if fresh {
-            fw.save_initial()?;
-        }
+        let fw = Firmware::new(api, config.asids, chip_seed, ident, rng, store, stamp);
         Ok(ModelPlatform {
             fd: open_fd()?,
             kvm_asids: Mutex::new(vec![KvmAsid::Free; config.asids as usize + 1]),
@@ -175,6 +176,7 @@ impl ModelPlatform {
 
 impl PlatformTransport for ModelPlatform {
     unsafe fn sev_issue_cmd(&self, cmd: &mut sev_issue_cmd) -> Result<(), Errno> {
+        super::fw::clear_store_error();
         self.issue(cmd)
     }
 

@@ -18,7 +18,19 @@
 //! Writes are crash-safe: a temporary file in the same directory is written and fsynced,
 //! renamed over the old file, then the directory is fsynced, so a reader sees the old or the
 //! new identity, never a mixture. Leftover temporary files (from a crash) are ignored.
-//! Writers and readers of one directory are serialised with `flock` on a lock file.
+//! Writers and readers of one directory are serialised with `flock` on a lock file. Every
+//! identity change re-reads the file under the exclusive lock and computes the new identity
+//! from what the directory holds ([`Store::update`]); a new directory gets its chip under that
+//! lock ([`Store::load_or_create`]), so processes sharing a directory always share one chip
+//! and one identity.
+//!
+//! Only a regular file of at most [`MAX_STATE_LEN`] bytes is read as the state file (and only
+//! a regular file used as the lock file): they are opened with `O_NOFOLLOW | O_NONBLOCK`, so a
+//! symbolic link, FIFO, device, socket or directory in their place is refused at once with
+//! `MODEL_STATE_IO`, never followed, waited on or read without bound. A symbolic link is not
+//! followed on purpose: saving replaces the file by `rename`, which would silently turn a
+//! link into a file; point the platform at the directory that holds the state instead (the
+//! state directory itself may be a link).
 
 use super::identity::{Identity, Oca, Pdh, Pek};
 use crate::certs::{SevCert, Usage};
@@ -27,7 +39,7 @@ use crate::status::Status;
 use p384::ecdsa::SigningKey;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -69,10 +81,13 @@ pub(crate) struct Store {
 }
 
 fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::new(
-        Status::LIBSEV_STATUS_MODEL_STATE_IO,
-        format!("firmware model: {what} {}: {e}", path.display()),
-    )
+    Error {
+        os_errno: e.raw_os_error().unwrap_or(0),
+        ..Error::new(
+            Status::LIBSEV_STATUS_MODEL_STATE_IO,
+            format!("firmware model: {what} {}: {e}", path.display()),
+        )
+    }
 }
 
 fn corrupt(path: &Path, why: impl std::fmt::Display) -> Error {
@@ -98,7 +113,12 @@ impl FileLock {
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(path)?;
+        if !f.metadata()?.file_type().is_file() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENXIO));
+        }
         let op = if exclusive {
             libc::LOCK_EX
         } else {
@@ -264,6 +284,53 @@ pub(crate) fn decode(path: &Path, b: &[u8]) -> Result<Persisted> {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The largest state file read (the real one is under 8 KiB): anything longer is refused
+/// before it is read.
+pub(crate) const MAX_STATE_LEN: u64 = 64 * 1024;
+
+/// Which version of the state file a process last read or wrote: device, inode, size and the
+/// modification and change times in nanoseconds. A writer replaces the file by `rename`, so
+/// every write changes the inode's ctime at least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp([u64; 6]);
+
+fn stamp_of(md: &std::fs::Metadata) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    Stamp([
+        md.dev(),
+        md.ino(),
+        md.size(),
+        (md.mtime() as u64).wrapping_mul(1_000_000_000) ^ md.mtime_nsec() as u64,
+        (md.ctime() as u64).wrapping_mul(1_000_000_000) ^ md.ctime_nsec() as u64,
+        md.nlink(),
+    ])
+}
+
+fn refused(path: &Path, why: &str) -> Error {
+    Error::new(
+        Status::LIBSEV_STATUS_MODEL_STATE_IO,
+        format!(
+            "firmware model: state file {} {why}; only a regular file of at most {} bytes \
+             (not a link, FIFO, device or directory) is read",
+            path.display(),
+            MAX_STATE_LEN
+        ),
+    )
+}
+
+/// Open a file of the state directory without following a symbolic link and without
+/// blocking (a FIFO opens at once), and refuse anything but a regular file.
+fn open_regular(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// What a state file read under the lock found.
+pub(crate) struct Loaded {
+    pub(crate) state: Persisted,
+    pub(crate) stamp: Stamp,
+}
+
 impl Store {
     /// Use (and create if needed) a state directory.
     pub(crate) fn open(dir: &Path) -> Result<Store> {
@@ -290,43 +357,173 @@ impl Store {
         self.dir.join(FILE)
     }
 
-    /// Load the state file; `None` if there is none yet.
-    pub(crate) fn load(&self) -> Result<Option<Persisted>> {
+    fn lock(&self, exclusive: bool) -> Result<FileLock> {
+        let p = self.dir.join(LOCK);
+        FileLock::take(&p, exclusive).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::EISDIR) | Some(libc::ENXIO) => {
+                refused(&p, "(the lock file) is not a regular file")
+            }
+            _ => io_err("cannot lock", &p, &e),
+        })
+    }
+
+    /// Read the state file with the lock held: `None` if there is none. Only a regular file
+    /// of at most [`MAX_STATE_LEN`] bytes is read; a symbolic link, FIFO, device, socket or
+    /// directory in its place is refused at once (`MODEL_STATE_IO`).
+    fn read_locked(&self) -> Result<Option<Loaded>> {
         let path = self.path();
-        let _lock = FileLock::take(&self.dir.join(LOCK), false)
-            .map_err(|e| io_err("cannot lock", &self.dir.join(LOCK), &e))?;
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => Zeroizing::new(b),
+        let mut f = match open_regular(&path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("cannot read", &path, &e)),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(refused(&path, "is a symbolic link"));
+            }
+            Err(e) => return Err(io_err("cannot open", &path, &e)),
         };
-        decode(&path, &bytes).map(Some)
+        let md = f.metadata().map_err(|e| io_err("cannot read", &path, &e))?;
+        if !md.file_type().is_file() {
+            return Err(refused(&path, "is not a regular file"));
+        }
+        if md.len() > MAX_STATE_LEN {
+            return Err(refused(&path, &format!("is {} bytes long", md.len())));
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(md.len() as usize + 1));
+        std::io::Read::by_ref(&mut f)
+            .take(MAX_STATE_LEN + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_err("cannot read", &path, &e))?;
+        if bytes.len() as u64 > MAX_STATE_LEN {
+            return Err(refused(&path, "grew while it was read"));
+        }
+        let state = decode(&path, &bytes)?;
+        Ok(Some(Loaded {
+            state,
+            stamp: stamp_of(&md),
+        }))
+    }
+
+    /// Load the state file; `None` if there is none yet.
+    #[cfg(test)]
+    pub(crate) fn load(&self) -> Result<Option<Persisted>> {
+        let _lock = self.lock(false)?;
+        Ok(self.read_locked()?.map(|l| l.state))
+    }
+
+    /// The directory's state, created by `make` if the directory holds none yet, all under
+    /// the exclusive lock: processes opening one new directory at once get one chip, that of
+    /// whoever came first.
+    pub(crate) fn load_or_create(
+        &self,
+        make: impl FnOnce() -> (Zeroizing<[u8; 32]>, Identity),
+    ) -> Result<Loaded> {
+        let _lock = self.lock(true)?;
+        if let Some(l) = self.read_locked()? {
+            return Ok(l);
+        }
+        let (seed, ident) = make();
+        let stamp = self.write_locked(&seed, &ident)?;
+        Ok(Loaded {
+            state: Persisted {
+                chip_seed: seed,
+                ident,
+            },
+            stamp,
+        })
+    }
+
+    /// The directory's state if it changed since `known` (re-read under the shared lock).
+    pub(crate) fn refresh(&self, known: Option<Stamp>) -> Result<Option<Loaded>> {
+        if let (Some(k), Ok(md)) = (known, std::fs::symlink_metadata(self.path())) {
+            if stamp_of(&md) == k {
+                return Ok(None);
+            }
+        }
+        let _lock = self.lock(false)?;
+        self.read_locked()
+    }
+
+    /// Change the identity: under the exclusive lock, re-read the directory's current
+    /// identity, let `change` compute the new one from it (`Ok(None)`: nothing to write; `Err`:
+    /// a firmware status, nothing written), and write it. Returns what the directory holds
+    /// afterwards (`None`: no file, nothing written), so a process never serves an identity
+    /// the directory does not hold. The
+    /// directory must hold this platform's chip (`seed`); a file that vanished is recreated.
+    pub(crate) fn update<E>(
+        &self,
+        seed: &[u8; 32],
+        change: impl FnOnce(&Identity) -> std::result::Result<Option<Identity>, E>,
+    ) -> Result<(Option<Loaded>, std::result::Result<(), E>)> {
+        let _lock = self.lock(true)?;
+        let cur = match self.read_locked()? {
+            Some(l) => {
+                if l.state.chip_seed[..] != seed[..] {
+                    return Err(Error::new(
+                        Status::LIBSEV_STATUS_MODEL_STATE_CORRUPT,
+                        format!(
+                            "firmware model: state file {} now holds another chip than the one \
+                             this platform opened; close and reopen the platform",
+                            self.path().display()
+                        ),
+                    ));
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        let ident = cur
+            .as_ref()
+            .map(|l| l.state.ident.clone())
+            .unwrap_or_default();
+        match change(&ident) {
+            Err(e) => Ok((cur, Err(e))),
+            Ok(None) => Ok((cur, Ok(()))),
+            Ok(Some(new)) => Ok((Some(self.fresh(seed, new)?), Ok(()))),
+        }
+    }
+
+    fn fresh(&self, seed: &[u8; 32], ident: Identity) -> Result<Loaded> {
+        let stamp = self.write_locked(seed, &ident)?;
+        Ok(Loaded {
+            state: Persisted {
+                chip_seed: Zeroizing::new(*seed),
+                ident,
+            },
+            stamp,
+        })
     }
 
     /// Replace the state file, crash-safely.
+    #[cfg(test)]
     pub(crate) fn save(&self, seed: &[u8; 32], ident: &Identity) -> Result<()> {
+        let _lock = self.lock(true)?;
+        self.write_locked(seed, ident).map(|_| ())
+    }
+
+    /// Replace the state file with the exclusive lock held; returns the new file's stamp.
+    fn write_locked(&self, seed: &[u8; 32], ident: &Identity) -> Result<Stamp> {
         let bytes = encode(seed, ident);
-        let lock_path = self.dir.join(LOCK);
-        let _lock =
-            FileLock::take(&lock_path, true).map_err(|e| io_err("cannot lock", &lock_path, &e))?;
         self.remove_stale_temps();
         let tmp = self.dir.join(format!(
             ".{FILE}.tmp-{}-{}",
             std::process::id(),
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let write = || -> std::io::Result<()> {
+        let write = || -> std::io::Result<Stamp> {
             // Owner-only: the file holds the platform's private keys.
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             drop(f);
+            // Only reached after a read under this lock found a regular file or nothing
+            // (a link or special file there is refused before): the file is replaced.
             std::fs::rename(&tmp, self.path())?;
-            File::open(&self.dir)?.sync_all()
+            File::open(&self.dir)?.sync_all()?;
+            Ok(stamp_of(&std::fs::symlink_metadata(self.path())?))
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
