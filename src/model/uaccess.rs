@@ -1,9 +1,13 @@
 //! What the kernel does with user memory, for the model playing KVM and the PSP driver:
 //! copying structs and blobs in and out (`EFAULT` on unmapped memory), `psp_copy_user_blob`
 //! (`EINVAL` for a zero address or length, or more than 16 KiB) and `sev_pin_memory`
-//! (`EINVAL` for an empty or wrapping range, `ENOMEM` when pages are not mapped). Mapping is
-//! checked with `msync(2)` (`MS_ASYNC`, a no-op on mapped memory); the transport's safety
-//! contract covers the rest (e.g. a read-only mapping).
+//! (`EINVAL` for an empty or wrapping range, `ENOMEM` when pages cannot be pinned).
+//!
+//! Before the model reads or writes a caller's byte, the range is checked for what the access
+//! needs, as the kernel's `copy_from_user` / `copy_to_user` / `pin_user_pages` do: readable for
+//! reads, writable for writes. Unmapped, `PROT_NONE` or (for writes) read-only memory gives
+//! the kernel's errno (`EFAULT` for copies, `ENOMEM` for pins) with nothing written, never a
+//! fault in the caller's process. See [`accessible`].
 
 use crate::transport::Errno;
 use crate::uapi::SEV_FW_BLOB_MAX_SIZE;
@@ -49,6 +53,105 @@ pub(crate) fn issued<T>(error: &mut u32, r: super::FwResult<T>) -> Result<T, Fai
             Err(Fail::Fw(s))
         }
     }
+}
+
+/// Whether `[addr, addr + len)` may be read (`write` false) or written (`write` true) by this
+/// process, checked the way the kernel's `pin_user_pages` faults pages in: with
+/// `madvise(MADV_POPULATE_READ / MADV_POPULATE_WRITE)` (Linux 5.14+), which fails with `ENOMEM`
+/// on a hole, `EINVAL` on a mapping without the permission and `EFAULT` where an access would
+/// raise SIGBUS/SIGSEGV, and otherwise only faults the pages in (as the access that follows
+/// would; a private page is made writable by copy-on-write with unchanged contents). One
+/// system call whatever the length. On older kernels (the advice is unknown) the permissions
+/// are read from `/proc/self/maps` instead (slower, same answer).
+pub(crate) fn accessible(addr: u64, len: u64, write: bool) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    let start = addr & !4095;
+    let Ok(n) = usize::try_from(end - start) else {
+        return false;
+    };
+    if !populate_supported() {
+        return mapped(addr, len) && maps_allow(start, end, write);
+    }
+    let advice = if write {
+        libc::MADV_POPULATE_WRITE
+    } else {
+        libc::MADV_POPULATE_READ
+    };
+    loop {
+        // SAFETY: MADV_POPULATE_* only faults in the pages of the range with the given access
+        // (or fails); it never changes their contents or the mappings.
+        let r = unsafe { libc::madvise(start as usize as *mut libc::c_void, n, advice) };
+        if r == 0 {
+            return true;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) | Some(libc::EAGAIN) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether this kernel knows `MADV_POPULATE_READ` (tried once on a page of this process).
+fn populate_supported() -> bool {
+    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *S.get_or_init(|| {
+        let probe = [0u8; 1];
+        let page = (probe.as_ptr() as usize) & !4095;
+        // SAFETY: the page holding `probe` (this thread's stack) is mapped and readable.
+        let r = unsafe { libc::madvise(page as *mut libc::c_void, 4096, libc::MADV_POPULATE_READ) };
+        r == 0
+    })
+}
+
+/// [`accessible`]'s fallback: whether the mappings covering `[start, end)` in
+/// `/proc/self/maps` all allow the access (the range was checked mapped).
+fn maps_allow(start: u64, end: u64, write: bool) -> bool {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return true;
+    };
+    let mut at = start;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perm)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let Some((lo, hi)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(lo), Ok(hi)) = (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16)) else {
+            continue;
+        };
+        if hi <= at || lo > at {
+            continue;
+        }
+        let p = perm.as_bytes();
+        if p.first() != Some(&b'r') || (write && p.get(1) != Some(&b'w')) {
+            return false;
+        }
+        at = hi;
+        if at >= end {
+            return true;
+        }
+    }
+    at >= end
+}
+
+/// Whether the caller's `[addr, addr + len)` is mapped writable memory (for checks above the
+/// transport that must hold on real hosts too, e.g. before the first piece of a split
+/// request).
+pub(crate) fn user_writable(addr: u64, len: u64) -> bool {
+    accessible(addr, len, true)
+}
+
+/// Whether the caller's `[addr, addr + len)` is mapped readable memory (as
+/// [`user_writable`]).
+pub(crate) fn user_readable(addr: u64, len: u64) -> bool {
+    accessible(addr, len, false)
 }
 
 /// Whether every page of `[addr, addr + len)` is mapped in this process.
@@ -120,7 +223,7 @@ fn mapped_mincore(start: u64, n: usize) -> bool {
 
 /// `copy_from_user` of a plain struct.
 pub(crate) fn read_struct<T: Copy>(addr: u64) -> Result<T, Errno> {
-    if !mapped(addr, std::mem::size_of::<T>() as u64) || addr == 0 {
+    if addr == 0 || !accessible(addr, std::mem::size_of::<T>() as u64, false) {
         return Err(libc::EFAULT);
     }
     // SAFETY: the range is mapped memory of this process (checked above) that the caller
@@ -131,7 +234,7 @@ pub(crate) fn read_struct<T: Copy>(addr: u64) -> Result<T, Errno> {
 
 /// `copy_to_user` of a plain struct.
 pub(crate) fn write_struct<T: Copy>(addr: u64, v: &T) -> Result<(), Errno> {
-    if !mapped(addr, std::mem::size_of::<T>() as u64) || addr == 0 {
+    if addr == 0 || !accessible(addr, std::mem::size_of::<T>() as u64, true) {
         return Err(libc::EFAULT);
     }
     // SAFETY: as in `read_struct`; the caller's struct is writable by contract.
@@ -144,10 +247,10 @@ pub(crate) fn copy_from_user(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     if len == 0 {
         return Ok(Vec::new());
     }
-    if addr == 0 || !mapped(addr, len as u64) {
+    if addr == 0 || !accessible(addr, len as u64, false) {
         return Err(libc::EFAULT);
     }
-    // SAFETY: mapped memory of this process that the caller handed over for this command.
+    // SAFETY: readable memory of this process that the caller handed over for this command.
     Ok(unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) }.to_vec())
 }
 
@@ -156,7 +259,7 @@ pub(crate) fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), Errno> {
     if data.is_empty() {
         return Ok(());
     }
-    if addr == 0 || !mapped(addr, data.len() as u64) {
+    if addr == 0 || !accessible(addr, data.len() as u64, true) {
         return Err(libc::EFAULT);
     }
     // SAFETY: mapped memory of this process that the caller handed over as an output buffer
@@ -190,7 +293,7 @@ pub(crate) fn copy_user_blobs(a: (u64, u32), b: (u64, u32)) -> Result<(Vec<u8>, 
     let ok = |(addr, len): (u64, u32)| addr != 0 && len != 0 && len <= SEV_FW_BLOB_MAX_SIZE;
     if ok(a) && ok(b) {
         if let Some((lo, n)) = joint_span(a.0, a.1 as u64, b.0, b.1 as u64) {
-            if mapped(lo, n) {
+            if accessible(lo, n, false) {
                 let copy = |(addr, len): (u64, u32)| {
                     // SAFETY: both ranges are mapped (checked together above) and were
                     // handed over by the caller for this command.
@@ -229,7 +332,7 @@ pub(crate) unsafe fn user_blobs<'a>(
     let apart = disjoint((a.0, a.1 as u64), clear) && disjoint((b.0, b.1 as u64), clear);
     if ok(a) && ok(b) && apart {
         if let Some((lo, n)) = joint_span(a.0, a.1 as u64, b.0, b.1 as u64) {
-            if mapped(lo, n) {
+            if accessible(lo, n, false) {
                 let view = |(addr, len): (u64, u32)| {
                     // SAFETY: mapped (checked above), handed over by the caller for this
                     // command and not written while the view lives (this function's
@@ -254,7 +357,7 @@ pub(crate) fn mapped_pair(a: (u64, u64), b: (u64, u64)) -> bool {
         && b.0 != 0
         && a.1 != 0
         && b.1 != 0
-        && joint_span(a.0, a.1, b.0, b.1).is_some_and(|(lo, n)| mapped(lo, n))
+        && joint_span(a.0, a.1, b.0, b.1).is_some_and(|(lo, n)| accessible(lo, n, true))
 }
 
 /// Two `copy_to_user`s, `a` then `b`, with the same results (and the same first error) as
@@ -263,7 +366,7 @@ pub(crate) fn copy_to_user_pair(a: (u64, &[u8]), b: (u64, &[u8])) -> Result<(), 
     let whole = a.0 != 0 && b.0 != 0 && !a.1.is_empty() && !b.1.is_empty();
     if whole
         && joint_span(a.0, a.1.len() as u64, b.0, b.1.len() as u64)
-            .is_some_and(|(lo, n)| mapped(lo, n))
+            .is_some_and(|(lo, n)| accessible(lo, n, true))
     {
         for (addr, data) in [a, b] {
             // SAFETY: mapped memory of this process (checked together above) that the caller
@@ -279,12 +382,15 @@ pub(crate) fn copy_to_user_pair(a: (u64, &[u8]), b: (u64, &[u8])) -> Result<(), 
     copy_to_user(b.0, b.1)
 }
 
-/// `sev_pin_memory`: the range must be non-empty, not wrap, and be mapped.
-pub(crate) fn pin(addr: u64, len: u64) -> Result<(), Errno> {
+/// `sev_pin_memory`: the range must be non-empty and not wrap (`EINVAL`), and its pages must
+/// be pinnable for the access (`write`: KVM pins with `FOLL_WRITE`), else `ENOMEM` — what
+/// `sev_pin_memory` returns whenever `pin_user_pages_fast` pins fewer pages than asked
+/// (unmapped, `PROT_NONE`, or read-only for a write pin).
+pub(crate) fn pin(addr: u64, len: u64, write: bool) -> Result<(), Errno> {
     if len == 0 || addr.checked_add(len).is_none() {
         return Err(libc::EINVAL);
     }
-    if !mapped(addr, len) {
+    if !accessible(addr, len, write) {
         return Err(libc::ENOMEM);
     }
     Ok(())
@@ -388,14 +494,66 @@ mod tests {
             copy_user_blob(v.as_ptr() as u64, SEV_FW_BLOB_MAX_SIZE + 1).err(),
             Some(libc::EINVAL)
         );
-        assert_eq!(pin(v.as_ptr() as u64, 0).err(), Some(libc::EINVAL));
-        assert_eq!(pin(u64::MAX - 4, 16).err(), Some(libc::EINVAL));
+        assert_eq!(pin(v.as_ptr() as u64, 0, true).err(), Some(libc::EINVAL));
+        assert_eq!(pin(u64::MAX - 4, 16, true).err(), Some(libc::EINVAL));
         // The zero page is never mapped.
-        assert_eq!(pin(0, 4096).err(), Some(libc::ENOMEM));
-        assert!(pin(v.as_ptr() as u64, 64).is_ok());
+        assert_eq!(pin(0, 4096, true).err(), Some(libc::ENOMEM));
+        assert!(pin(v.as_ptr() as u64, 64, true).is_ok());
         let mut b = BouncePage::new();
         assert_eq!(b.addr() % 16, 0);
         assert!(b.bytes().iter().all(|x| *x == 0));
+    }
+
+    #[test]
+    fn permissions_are_checked_before_any_access() {
+        // SAFETY: a fresh private anonymous mapping of three pages: read-write, read-only,
+        // PROT_NONE; nothing dereferences the last two.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                3 * 4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let a = p as u64;
+            std::ptr::write_bytes(p.cast::<u8>(), 0x5a, 3 * 4096);
+            assert_eq!(
+                libc::mprotect(p.cast::<u8>().add(4096).cast(), 4096, libc::PROT_READ),
+                0
+            );
+            assert_eq!(
+                libc::mprotect(p.cast::<u8>().add(8192).cast(), 4096, libc::PROT_NONE),
+                0
+            );
+            assert!(accessible(a, 4096, true) && accessible(a, 8192, false));
+            assert!(
+                !accessible(a + 4000, 200, true),
+                "reaches the read-only page"
+            );
+            assert!(
+                !accessible(a + 8000, 200, false),
+                "reaches the PROT_NONE page"
+            );
+            assert!(maps_allow(a, a + 4096, true) && maps_allow(a, a + 8192, false));
+            assert!(!maps_allow(a, a + 8192, true) && !maps_allow(a + 4096, a + 3 * 4096, false));
+            assert_eq!(copy_to_user(a + 4096, &[1]).err(), Some(libc::EFAULT));
+            assert_eq!(write_struct(a + 4096, &7u64).err(), Some(libc::EFAULT));
+            assert_eq!(read_struct::<u64>(a + 8192).err(), Some(libc::EFAULT));
+            assert_eq!(copy_from_user(a + 8192, 4).err(), Some(libc::EFAULT));
+            assert_eq!(pin(a + 4096, 16, true).err(), Some(libc::ENOMEM));
+            assert!(pin(a + 4096, 16, false).is_ok());
+            assert_eq!(pin(a + 8192, 16, false).err(), Some(libc::ENOMEM));
+            assert!(!mapped_pair((a + 4000, 96), (a + 4096, 16)));
+            assert_eq!(
+                copy_to_user_pair((a + 100, &[1; 8]), (a + 4096 + 8, &[2; 8])).err(),
+                Some(libc::EFAULT)
+            );
+            assert_eq!(read_struct::<u64>(a + 4096).unwrap(), 0x5a5a_5a5a_5a5a_5a5a);
+            libc::munmap(p, 3 * 4096);
+        }
     }
 
     #[test]
@@ -435,7 +593,7 @@ mod tests {
             // Pages 0 and 2 do not touch: checked one by one, both fine.
             let (x, y) = copy_user_blobs((a, 16), (a + 2 * 4096, 16)).unwrap();
             assert_eq!((x.len(), y.len()), (16, 16));
-            assert_eq!(pin(a, 3 * 4096).err(), Some(libc::ENOMEM));
+            assert_eq!(pin(a, 3 * 4096, true).err(), Some(libc::ENOMEM));
             assert_eq!(copy_to_user(a + 4096, &[1]).err(), Some(libc::EFAULT));
             libc::munmap(p, 4096);
             libc::munmap(p.cast::<u8>().add(2 * 4096).cast(), 4096);

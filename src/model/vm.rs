@@ -280,6 +280,7 @@ impl ModelVm {
 impl VmTransport for ModelVm {
     unsafe fn encrypt_op(&self, cmd: &mut kvm_sev_cmd) -> Result<(), Errno> {
         let mut k = lock(&self.kvm);
+        super::fw::clear_store_error();
         self.dispatch(&mut k, cmd).map_err(Fail::errno)
     }
 
@@ -288,7 +289,7 @@ impl VmTransport for ModelVm {
         if !k.active {
             return Err(libc::ENOTTY);
         }
-        pin(region.addr, region.size)?;
+        pin(region.addr, region.size, true)?;
         k.regions.push((region.addr, region.size));
         Ok(())
     }

@@ -19,7 +19,7 @@ const PAGE: u64 = 4096;
 impl ModelVm {
     pub(crate) fn launch_update_data(&self, k: &mut VmState, cmd: &mut kvm_sev_cmd) -> KResult {
         let p: kvm_sev_launch_update_data = read_struct(cmd.data)?;
-        pin(p.uaddr, p.len as u64)?;
+        pin(p.uaddr, p.len as u64, true)?;
         self.stored_fd(k)?;
         // SAFETY: the range was checked mapped; the transport's contract makes it the
         // caller's guest memory, untouched by others during the call.
@@ -43,7 +43,7 @@ impl ModelVm {
 
     pub(crate) fn launch_secret(&self, k: &mut VmState, cmd: &mut kvm_sev_cmd) -> KResult {
         let p: kvm_sev_launch_secret = read_struct(cmd.data)?;
-        pin(p.guest_uaddr, p.guest_len as u64)?;
+        pin(p.guest_uaddr, p.guest_len as u64, true)?;
         let trans = copy_user_blob(p.trans_uaddr, p.trans_len)?;
         let hdr = copy_user_blob(p.hdr_uaddr, p.hdr_len)?;
         self.stored_fd(k)?;
@@ -246,17 +246,19 @@ impl ModelVm {
             pin(
                 src & !(PAGE - 1),
                 (src + size).next_multiple_of(PAGE) - (src & !(PAGE - 1)),
+                false,
             )?;
             pin(
                 dst & !(PAGE - 1),
                 (dst + size).next_multiple_of(PAGE) - (dst & !(PAGE - 1)),
+                true,
             )?;
             return self.dbg_fw(k, &mut cmd.error, src, dst, size, dec);
         }
         let (mut v, end, mut dv, mut left) = (src, src + size, dst, size);
         while v < end {
-            pin(v & !(PAGE - 1), PAGE)?;
-            pin(dv & !(PAGE - 1), PAGE)?;
+            pin(v & !(PAGE - 1), PAGE, false)?;
+            pin(dv & !(PAGE - 1), PAGE, true)?;
             let n = (PAGE - (v & (PAGE - 1))).min(left);
             if dec {
                 self.dbg_decrypt_user(k, &mut cmd.error, v, dv, n)?;

@@ -15,20 +15,12 @@ use crate::uapi::{
 
 const PAGE: u64 = 4096;
 
-/// `sev_pin_memory` of the one guest page of a SEND/RECEIVE_UPDATE_DATA: a page inside a
-/// registered region is already pinned (register_region checked it, and the caller keeps it
-/// mapped until it unregisters it), so only other pages are looked up again.
-fn pin_page(k: &VmState, uaddr: u64) -> Result<(), Fail> {
-    let page = uaddr & !(PAGE - 1);
-    let registered = k.regions.iter().any(|&(a, n)| {
-        page >= a
-            && page
-                .checked_add(PAGE)
-                .is_some_and(|e| e <= a.saturating_add(n))
-    });
-    if !registered {
-        pin(page, PAGE)?;
-    }
+/// `sev_pin_memory` of the one guest page of a SEND (`write` false) or RECEIVE (`write`
+/// true) UPDATE_DATA. KVM pins the page again by its user address for every packet, so a page
+/// of a registered region that the caller has since unmapped or protected fails (`ENOMEM`)
+/// like any other: the check is made for every packet.
+fn pin_page(uaddr: u64, write: bool) -> Result<(), Fail> {
+    pin(uaddr & !(PAGE - 1), PAGE, write)?;
     Ok(())
 }
 
@@ -113,7 +105,7 @@ impl ModelVm {
             return Err(Fail::Os(libc::EINVAL));
         }
         one_page(p.guest_uaddr, p.guest_len)?;
-        pin_page(k, p.guest_uaddr)?;
+        pin_page(p.guest_uaddr, false)?;
         if p.hdr_len as usize > KMALLOC_MAX || p.trans_len as usize > KMALLOC_MAX {
             return Err(Fail::Os(libc::ENOMEM));
         }
@@ -225,7 +217,7 @@ impl ModelVm {
                 guest,
             )
         }?;
-        pin_page(k, p.guest_uaddr)?;
+        pin_page(p.guest_uaddr, true)?;
         self.stored_fd(k)?;
         // SAFETY: the guest page was checked mapped; the transport's contract.
         let r = unsafe {
