@@ -19,9 +19,7 @@ use crate::uapi::{
 };
 use std::os::fd::RawFd;
 
-/// Largest `LAUNCH_UPDATE_DATA` libsev issues at once; longer ranges are split (the length
-/// field is 32 bits). A multiple of 4096, so every piece keeps the first one's alignment.
-pub(crate) const UPDATE_CHUNK: usize = 1 << 31;
+pub(crate) use super::pieces::UPDATE_CHUNK;
 
 /// `GUEST_STATUS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,8 +225,11 @@ impl Guest {
     }
 
     /// `LAUNCH_UPDATE_DATA`: measure and encrypt `[addr, addr + len)` in place (zero copy).
-    /// Ranges longer than the 32-bit length field are issued in 2 GiB pieces. The firmware
-    /// requires 16-byte alignment of address and length.
+    /// Ranges longer than 2 GiB are issued in 2 GiB pieces (the kernel's length field is 32
+    /// bits), after checking the whole range first (16-byte aligned address and length, mapped
+    /// writable): a range refused for any piece is refused before the first one, with guest
+    /// memory and the launch digest untouched. The firmware requires 16-byte alignment of
+    /// address and length.
     ///
     /// # Safety
     /// `addr..addr+len` must be mapped, writable memory of this process, not accessed by
@@ -236,6 +237,7 @@ impl Guest {
     pub unsafe fn launch_update_data(&mut self, addr: *mut u8, len: usize) -> Result<()> {
         let c = Command::LIBSEV_CMD_LAUNCH_UPDATE_DATA;
         let base = non_null(c, "the guest memory pointer", addr)?;
+        super::pieces::check_update_range(c, base, len)?;
         let mut off = 0usize;
         loop {
             let n = (len - off).min(UPDATE_CHUNK);
@@ -356,15 +358,27 @@ impl Guest {
         dst: *mut u8,
         len: usize,
     ) -> Result<()> {
-        let mut d = kvm_sev_dbg {
-            src_uaddr: non_null(c, "the source pointer", src)?,
-            dst_uaddr: non_null(c, "the destination pointer", dst)?,
-            len: len_u32(c, "the length", len)?,
-            pad0: 0,
-        };
-        // SAFETY: both ranges are the caller's (contract of dbg_decrypt/dbg_encrypt).
-        let (r, fw) = unsafe { self.op(id, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({len} bytes)"))
+        let (s0, d0) = (
+            non_null(c, "the source pointer", src)?,
+            non_null(c, "the destination pointer", dst)?,
+        );
+        len_u32(c, "the length", len)?;
+        super::pieces::check_dbg_ranges(c, s0, d0, len as u64)?;
+        let encrypt = id == kvm_cmd::DBG_ENCRYPT;
+        // Pieces KVM handles exactly (see api/pieces.rs); one piece in the common case.
+        for (ps, pd, n) in super::pieces::dbg_pieces(s0, d0, len as u64, encrypt) {
+            let mut d = kvm_sev_dbg {
+                src_uaddr: ps,
+                dst_uaddr: pd,
+                len: n as u32,
+                pad0: 0,
+            };
+            // SAFETY: each piece lies within the caller's ranges (contract of
+            // dbg_decrypt/dbg_encrypt).
+            let (r, fw) = unsafe { self.op(id, ptr(&mut d)) };
+            self.done(c, r, fw, || format!(" ({n} bytes)"))?;
+        }
+        Ok(())
     }
 
     /// `DBG_DECRYPT`: guest-key ciphertext at `src` → plaintext at `dst` (policy must allow

@@ -13,6 +13,7 @@ mod guest;
 pub(crate) mod marshal;
 #[cfg(test)]
 mod migration_tests;
+mod pieces;
 mod platform;
 #[cfg(test)]
 mod tests;
