@@ -265,11 +265,17 @@ pub unsafe extern "C" fn libsev_guest_launch_start(
 /// `LAUNCH_UPDATE_DATA`: measure and encrypt `len` bytes of guest memory at `addr` in place
 /// (zero copy). The firmware requires `addr` and `len` to be multiples of 16
 /// (`LIBSEV_STATUS_FW_INVALID_ADDRESS` / `_FW_INVALID_LENGTH`); register the memory first
-/// (`libsev_guest_register_region`). Ranges of 4 GiB or more are issued in pieces.
+/// (`libsev_guest_register_region`). Ranges longer than 2 GiB are issued in 2 GiB pieces (the
+/// kernel's length field is 32 bits) after the whole range was checked: a range any piece
+/// would be refused for (length or address not a multiple of 16, a page not mapped writable)
+/// is refused before the first piece, with guest memory and the launch digest unchanged.
+/// Memory that is not mapped writable (read-only, `PROT_NONE`, unmapped) gives
+/// `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM` (the kernel cannot pin it), on the
+/// model as on KVM, and nothing is written.
 ///
 /// # Safety
-/// `addr..addr+len` must be mapped, writable memory of this process, not used by others
-/// during the call; `guest` NULL or live; `err` NULL or writable.
+/// `addr..addr+len` must be memory of this process not used by others during the call (it is
+/// rewritten as ciphertext); `guest` NULL or live; `err` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn libsev_guest_launch_update_data(
     guest: *mut libsev_guest,
@@ -402,9 +408,18 @@ pub unsafe extern "C" fn libsev_guest_status(
 /// Refused by the firmware when the policy forbids debugging
 /// (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
 ///
+/// Any source and destination offsets and lengths are exact: on success every one of the
+/// `len` bytes was written and no byte around them. libsev issues the request in pieces KVM
+/// handles exactly (one piece when `src` and `dst` share their offset within a page;
+/// otherwise pieces within one source page and one destination page each), on real hosts as
+/// on the model. A source that is not all readable or a destination that is not all writable
+/// (read-only, `PROT_NONE`, unmapped) gives `LIBSEV_STATUS_OUT_OF_MEMORY` (`ENOMEM`) before
+/// anything is written. Another failure part-way (e.g. the guest destroyed by another
+/// thread) may leave the pieces before it written.
+///
 /// # Safety
-/// `src..+len` readable and `dst..+len` writable memory of this process; `guest` NULL or live;
-/// `err` NULL or writable.
+/// `src..+len` and `dst..+len` memory of this process, not used by others during the call;
+/// `guest` NULL or live; `err` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn libsev_guest_dbg_decrypt(
     guest: *mut libsev_guest,
@@ -420,6 +435,11 @@ pub unsafe extern "C" fn libsev_guest_dbg_decrypt(
 }
 
 /// `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
+///
+/// As exact as `libsev_guest_dbg_decrypt`: KVM's read-modify-write of an unaligned
+/// destination re-encrypts only `round_up(len, 16)` bytes from the rounded-down destination
+/// and would leave the tail unwritten, so libsev first brings an unaligned destination to a
+/// 16-byte boundary with a piece of its own; success means every byte was written.
 ///
 /// # Safety
 /// As for `libsev_guest_dbg_decrypt`.
@@ -665,7 +685,10 @@ pub unsafe extern "C" fn libsev_guest_receive_finish(
 
 /// `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
 /// life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
-/// `LIBSEV_STATUS_OUT_OF_MEMORY`).
+/// `LIBSEV_STATUS_OUT_OF_MEMORY`). KVM pins it writable: read-only, `PROT_NONE` or unmapped
+/// memory is `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM`, on the model as on KVM.
+/// SEND/RECEIVE_UPDATE_DATA pin their guest page again for every packet, so a registered page
+/// unmapped or protected since fails the same way (never a crash).
 ///
 /// # Safety
 /// `addr..+size` mapped memory of this process that stays mapped until unregistered or the
