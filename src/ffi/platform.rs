@@ -92,7 +92,8 @@ pub struct libsev_model_config {
     pub api_minor: u8,
     /// Firmware build the model reports.
     pub build: u8,
-    /// Number of SEV ASIDs (guests that can be active at once), at least 1.
+    /// Number of SEV ASIDs (guests that can be active at once): 1 to 1006 (the most an AMD
+    /// EPYC part has); anything else is `LIBSEV_STATUS_MODEL_CONFIG`.
     pub asids: u32,
 }
 
@@ -266,8 +267,21 @@ fn model_config(cfg: *const libsev_model_config) -> Result<ModelConfig> {
 /// of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
 /// host; its identity persists in `cfg->state_dir` when given.
 ///
-/// Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
-/// `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+/// A state directory holds exactly one emulated chip and identity: processes opening a new
+/// directory at once all get the first one's chip; every identity change (PEK_GEN, PDH_GEN,
+/// PEK_CERT_IMPORT, FACTORY_RESET, the first INIT) re-reads the directory under its lock and
+/// builds on what it holds, and commands using the identity re-read it when another process
+/// changed it, so no process serves an identity the directory does not hold. The state file
+/// `libsev-model-state.bin` and lock file `libsev-model-state.lock` must be regular files (the
+/// state file at most 64 KiB): a symbolic link, FIFO, device, socket or directory in their
+/// place is refused at once with `LIBSEV_STATUS_MODEL_STATE_IO` naming it (links are not
+/// followed, so a save never replaces one; the directory itself may be a link). A state file
+/// that cannot be read or written makes the command fail with `LIBSEV_STATUS_MODEL_STATE_IO`
+/// naming the file and the OS error (`os_errno`), the identity unchanged.
+///
+/// Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or above
+/// 1006, or an empty `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state
+/// directory),
 /// `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
 ///
 /// # Safety
@@ -384,7 +398,10 @@ pub unsafe extern "C" fn libsev_platform_pdh_gen(
 }
 
 /// `FACTORY_RESET`: delete the platform identity (OCA, PEK, PDH, ownership). The kernel
-/// refuses while guests run (`LIBSEV_STATUS_BUSY`).
+/// refuses while guests exist (`LIBSEV_STATUS_BUSY`). The check and the reset are one step
+/// serialised against every guest command (the PSP driver's command lock; on the model the
+/// platform lock): a guest whose LAUNCH_START or RECEIVE_START succeeded is never wiped by a
+/// concurrent reset, which then fails with `LIBSEV_STATUS_BUSY` instead.
 ///
 /// # Safety
 /// `platform` NULL or live; `err` NULL or writable.
