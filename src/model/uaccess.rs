@@ -145,13 +145,28 @@ fn maps_allow(start: u64, end: u64, write: bool) -> bool {
 /// transport that must hold on real hosts too, e.g. before the first piece of a split
 /// request).
 pub(crate) fn user_writable(addr: u64, len: u64) -> bool {
-    accessible(addr, len, true)
+    user_access(addr, len, true)
+}
+
+/// Above this length the checks above the transport read the permissions from
+/// `/proc/self/maps` instead of faulting the range in (a multi-GiB range would otherwise be
+/// populated before its first piece is issued).
+const POPULATE_MAX: u64 = 1 << 20;
+
+fn user_access(addr: u64, len: u64, write: bool) -> bool {
+    if len <= POPULATE_MAX {
+        return accessible(addr, len, write);
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    mapped(addr, len) && maps_allow(addr & !4095, end, write)
 }
 
 /// Whether the caller's `[addr, addr + len)` is mapped readable memory (as
 /// [`user_writable`]).
 pub(crate) fn user_readable(addr: u64, len: u64) -> bool {
-    accessible(addr, len, false)
+    user_access(addr, len, false)
 }
 
 /// Whether every page of `[addr, addr + len)` is mapped in this process.
