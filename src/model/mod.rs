@@ -37,6 +37,8 @@
 mod channel;
 mod crypto;
 mod devsev;
+#[doc(hidden)]
+pub mod fuzzing;
 mod fw;
 mod guest;
 mod identity;

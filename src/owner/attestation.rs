@@ -37,6 +37,32 @@ pub fn verify_report(report: &[u8], chain: &VerifiedChain) -> Result<Attestation
 /// Verify a report with a PEK public key. The caller must have verified the PEK's chain
 /// (prefer [`verify_report`]).
 pub fn verify_report_with_key(report: &[u8], pek: &p384::PublicKey) -> Result<AttestationReport> {
+    let (parsed, sig) = parse(report)?;
+    let digest = Sha256::digest(&report[..SIGNED]);
+    let ok = sig.is_some_and(|sig| {
+        VerifyingKey::from(pek)
+            .verify_prehash(&digest, &sig)
+            .is_ok()
+    });
+    if !ok {
+        return Err(Error::new(
+            Status::LIBSEV_STATUS_BAD_SIGNATURE,
+            "attestation report: the PEK's signature does not verify",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Parse a report WITHOUT checking its signature: the same length, signer and signature-
+/// encoding checks as [`verify_report_with_key`], which calls it. For fuzzing the parser and
+/// for inspection only: nothing in an unverified report can be trusted.
+#[doc(hidden)]
+pub fn parse_report_unverified(report: &[u8]) -> Result<(AttestationReport, bool)> {
+    parse(report).map(|(r, sig)| (r, sig.is_some()))
+}
+
+/// The fields and the signature (`None`: not a valid ECDSA encoding) of a report.
+fn parse(report: &[u8]) -> Result<(AttestationReport, Option<Signature>)> {
     if report.len() != REPORT_LEN {
         return Err(Error::new(
             Status::LIBSEV_STATUS_INVALID_LENGTH,
@@ -67,23 +93,12 @@ pub fn verify_report_with_key(report: &[u8], pek: &p384::PublicKey) -> Result<At
             )
             .ok()
         });
-    let digest = Sha256::digest(&report[..SIGNED]);
-    let ok = sig.is_some_and(|sig| {
-        VerifyingKey::from(pek)
-            .verify_prehash(&digest, &sig)
-            .is_ok()
-    });
-    if !ok {
-        return Err(Error::new(
-            Status::LIBSEV_STATUS_BAD_SIGNATURE,
-            "attestation report: the PEK's signature does not verify",
-        ));
-    }
-    Ok(AttestationReport {
+    let parsed = AttestationReport {
         mnonce: report[0..16].try_into().expect("16 bytes"),
         launch_digest: report[0x10..0x30].try_into().expect("32 bytes"),
         policy: rd32(report, 0x30),
-    })
+    };
+    Ok((parsed, sig))
 }
 
 #[cfg(test)]
