@@ -155,6 +155,25 @@ expect 2 measure-seves "$TOOL" measure --mode seves --vcpus 4 --vcpu-type EPYC-v
 says measure-seves "mode 'seves' (SEV-ES) is not supported"
 expect 2 measure-snp "$TOOL" measure --mode snp --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$FW"
 says measure-snp "mode 'snp' (SEV-SNP) is not supported"
+# Known answers (snp-spec.md section 6.3, from the sev-snp-measure and virtee/sev test suites) on
+# the last 4 KiB of two OVMF builds from the shared test data.
+SNPDATA=${LIBSEV_TESTDATA:-}/../snp/measurement
+if [ -r "$SNPDATA/ovmf_AmdSev_suffix.bin" ]; then
+    expect 0 measure-kat-kernel "$TOOL" measure --mode sev --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" \
+        --kernel /dev/null
+    says measure-kat-kernel 77f613d7bbcdf12a73782ea9e88b0172aeda50d1a54201cb903594ff52846898
+    expect 0 measure-kat-append "$TOOL" measure --mode sev --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" \
+        --kernel /dev/null --append "console=ttyS0 loglevel=7"
+    says measure-kat-append 82a3ee5d537c3620628270c292ae30cb40c3c878666a7890ee7ef2a08fb535ff
+    expect 0 measure-kat-x64 "$TOOL" measure --mode sev --ovmf "$SNPDATA/ovmf_OvmfX64_suffix.bin"
+    says measure-kat-x64 b4c021e085fb83ceffe6571a3d357b4a98773c83c474e47f76c876708fe316da
+    # An OVMF without the kernel-hashes table cannot measure a kernel: refused.
+    expect 1 measure-kat-x64-kernel "$TOOL" measure --mode sev \
+        --ovmf "$SNPDATA/ovmf_OvmfX64_suffix.bin" --kernel /dev/null
+    says measure-kat-x64-kernel "no SEV hashes table"
+else
+    echo "note: no $SNPDATA/ovmf_AmdSev_suffix.bin (shared test data); kernel-hashes known answers not checked"
+fi
 expect 2 measure-initrd-no-kernel "$TOOL" measure --mode sev --ovmf "$FW" --initrd "$FW"
 expect 2 measure-missing "$TOOL" measure --mode sev --ovmf "$OUT/nonexistent.fd"
 says measure-missing "nonexistent.fd"

@@ -379,6 +379,12 @@ int cmd_secret(int argc, char **argv) {
                                                  meas.data, expected, &err);
     if (st != LIBSEV_STATUS_OK) {
         rc = lib_fail("the launch measurement does not verify; no secret packaged", st, &err);
+        if (st == LIBSEV_STATUS_MEASUREMENT_MISMATCH) {
+            char eh[65], rh[65];
+            hex_encode(expected, 32, eh);
+            hex_encode(meas.data, 32, rh);
+            msg("expected MEASURE %s, the firmware reported %s", eh, rh);
+        }
         goto out;
     }
     st = libsev_owner_session_package_secret(s, secret.data, secret.len, pad ? LIBSEV_SECRET_PAD : 0,

@@ -25,6 +25,7 @@ void msg(const char *fmt, ...) {
 }
 
 int lib_fail(const char *what, uint32_t status, const libsev_error *err) {
+    fflush(stdout); /* what was printed before the failure comes first */
     const char *m = err && err->message[0] ? err->message : libsev_status_str(status);
     if (err && err->fw_error)
         msg("%s: %s (libsev status %u: %s; firmware status 0x%02x %s)", what, m, status,
@@ -64,11 +65,12 @@ bool read_file(const char *path, blob *out) {
         return false;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        msg("%s: not a regular file", path);
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        msg("cannot read %s: %s", path, S_ISDIR(st.st_mode) ? "a directory" : strerror(errno));
         close(fd);
         return false;
     }
+    /* Regular files, but also /dev/null or a pipe (st_size 0: read until the end). */
     size_t cap = (size_t)st.st_size + 1, len = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
@@ -116,9 +118,8 @@ bool map_file(const char *path, blob *out) {
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        msg("%s: not a regular file", path);
         close(fd);
-        return false;
+        return read_file(path, out); /* /dev/null, a pipe: read it */
     }
     if (st.st_size == 0) {
         close(fd);
