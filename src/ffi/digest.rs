@@ -132,12 +132,19 @@ mod tests {
         unsafe {
             assert_eq!(libsev_launch_digest_new(&mut d, e.as_mut_ptr()), OK);
             for chunk in data.chunks(999) {
-                let st = libsev_launch_digest_update(d, chunk.as_ptr(), chunk.len(), e.as_mut_ptr());
+                let st =
+                    libsev_launch_digest_update(d, chunk.as_ptr(), chunk.len(), e.as_mut_ptr());
                 assert_eq!(st, OK);
             }
-            assert_eq!(libsev_launch_digest_update(d, std::ptr::null(), 0, e.as_mut_ptr()), OK);
+            assert_eq!(
+                libsev_launch_digest_update(d, std::ptr::null(), 0, e.as_mut_ptr()),
+                OK
+            );
             let mut out = [0u8; 32];
-            assert_eq!(libsev_launch_digest_value(d, out.as_mut_ptr(), e.as_mut_ptr()), OK);
+            assert_eq!(
+                libsev_launch_digest_value(d, out.as_mut_ptr(), e.as_mut_ptr()),
+                OK
+            );
             let want: [u8; 32] = Sha256::digest(&data).into();
             assert_eq!(out, want);
             // NULL data with a length, NULL output: argument errors, handle message set.
