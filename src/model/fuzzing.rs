@@ -2,24 +2,24 @@
 //! untrusted bytes without the public-key operations in front of them, so a fuzzer spends
 //! its time in the parsers. Not part of the API (hidden from the documentation).
 
-use super::channel::{Channel, seal, session_keys, unseal};
+use super::firmware::sev::channel::{Channel, seal, session_keys, unseal};
 use std::path::Path;
 
 /// Decode a state file: `raw` as is, and `payload` framed with a correct header and
 /// checksum (so the records behind the checksum are reached). Returns whether each parsed;
 /// a file that parses must re-encode to the same bytes.
 pub fn state_file(raw: &[u8], payload: &[u8]) -> (bool, bool) {
-    let a = super::store::decode(Path::new("fuzz"), raw).is_ok();
+    let a = super::firmware::store::decode(Path::new("fuzz"), raw).is_ok();
     let mut framed = b"LIBSEVMS".to_vec();
     framed.extend_from_slice(&1u32.to_le_bytes());
     framed.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     framed.extend_from_slice(payload);
     let sum = <sha2::Sha256 as sha2::Digest>::digest(&framed);
     framed.extend_from_slice(&sum);
-    let b = match super::store::decode(Path::new("fuzz"), &framed) {
+    let b = match super::firmware::store::decode(Path::new("fuzz"), &framed) {
         Ok(p) => {
-            let again = super::store::encode(&p.chip_seed, &p.ident);
-            let q = super::store::decode(Path::new("fuzz"), &again).expect("re-encoded parses");
+            let again = super::firmware::store::encode(&p.chip_seed, &p.ident);
+            let q = super::firmware::store::decode(Path::new("fuzz"), &again).expect("re-encoded parses");
             assert_eq!(q.ident.external, p.ident.external);
             true
         }
