@@ -125,6 +125,32 @@ fn child_role() {
             Ok(_) => println!("RESULT=opened"),
             Err(e) => println!("RESULT={}\nMESSAGE={}", e.status as u32, e.message),
         },
+        "unwritable" => {
+            // A file-size limit below the state file's size: every save fails (EFBIG), for
+            // root too (a 0555 directory stops only other users).
+            let p = Platform::emulated(config(&dir)).unwrap();
+            let before = served(&p);
+            // SAFETY: plain system calls on this process's limits and signal disposition.
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let lim = libc::rlimit {
+                    rlim_cur: 1024,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+            }
+            for (what, r) in [("PEK_GEN", p.pek_gen()), ("PDH_GEN", p.pdh_gen())] {
+                let e = r.unwrap_err();
+                println!(
+                    "{what}_STATUS={}\n{what}_ERRNO={}\n{what}_CMD={}\n{what}_MESSAGE={}",
+                    e.status as u32,
+                    e.os_errno,
+                    e.command.name(),
+                    e.message
+                );
+            }
+            println!("UNCHANGED={}", served(&p) == before);
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -291,6 +317,27 @@ fn an_unwritable_directory_is_model_state_io() {
     }
     assert_eq!(served(&p), before, "the identity is unchanged");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Defect 7 for any user (root included): a state file that cannot be written (here a
+/// file-size limit, EFBIG) fails PEK_GEN / PDH_GEN with MODEL_STATE_IO naming the file and the
+/// OS error; the identity stays.
+#[test]
+fn a_failed_state_write_is_model_state_io() {
+    let dir = tempdir("efbig");
+    let (ok, out) = wait(spawn("unwritable", &dir), Duration::from_secs(120));
+    assert!(ok, "{out}");
+    for what in ["PEK_GEN", "PDH_GEN"] {
+        let st = field(&out, &format!("{what}_STATUS"));
+        assert_eq!(st, (Status::LIBSEV_STATUS_MODEL_STATE_IO as u32).to_string(), "{out}");
+        assert_eq!(field(&out, &format!("{what}_ERRNO")), libc::EFBIG.to_string(), "{out}");
+        assert_eq!(field(&out, &format!("{what}_CMD")), what, "{out}");
+        let msg = field(&out, &format!("{what}_MESSAGE"));
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(msg.contains("too large"), "the OS error: {msg}");
+    }
+    assert_eq!(field(&out, "UNCHANGED"), "true", "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
