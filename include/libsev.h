@@ -755,7 +755,8 @@ typedef struct libsev_model_config {
      */
     uint8_t build;
     /**
-     * Number of SEV ASIDs (guests that can be active at once), at least 1.
+     * Number of SEV ASIDs (guests that can be active at once): 1 to 1006 (the most an AMD
+     * EPYC part has); anything else is `LIBSEV_STATUS_MODEL_CONFIG`.
      */
     uint32_t asids;
 } libsev_model_config;
@@ -1107,11 +1108,17 @@ libsev_status libsev_guest_launch_start(struct libsev_guest *guest,
  * `LAUNCH_UPDATE_DATA`: measure and encrypt `len` bytes of guest memory at `addr` in place
  * (zero copy). The firmware requires `addr` and `len` to be multiples of 16
  * (`LIBSEV_STATUS_FW_INVALID_ADDRESS` / `_FW_INVALID_LENGTH`); register the memory first
- * (`libsev_guest_register_region`). Ranges of 4 GiB or more are issued in pieces.
+ * (`libsev_guest_register_region`). Ranges longer than 2 GiB are issued in 2 GiB pieces (the
+ * kernel's length field is 32 bits) after the whole range was checked: a range any piece
+ * would be refused for (length or address not a multiple of 16, a page not mapped writable)
+ * is refused before the first piece, with guest memory and the launch digest unchanged.
+ * Memory that is not mapped writable (read-only, `PROT_NONE`, unmapped) gives
+ * `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM` (the kernel cannot pin it), on the
+ * model as on KVM, and nothing is written.
  *
  * # Safety
- * `addr..addr+len` must be mapped, writable memory of this process, not used by others
- * during the call; `guest` NULL or live; `err` NULL or writable.
+ * `addr..addr+len` must be memory of this process not used by others during the call (it is
+ * rewritten as ciphertext); `guest` NULL or live; `err` NULL or writable.
  */
 LIBSEV_MUST_USE
 libsev_status libsev_guest_launch_update_data(struct libsev_guest *guest,
@@ -1195,9 +1202,18 @@ libsev_status libsev_guest_status(struct libsev_guest *guest,
  * Refused by the firmware when the policy forbids debugging
  * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
  *
+ * Any source and destination offsets and lengths are exact: on success every one of the
+ * `len` bytes was written and no byte around them. libsev issues the request in pieces KVM
+ * handles exactly (one piece when `src` and `dst` share their offset within a page;
+ * otherwise pieces within one source page and one destination page each), on real hosts as
+ * on the model. A source that is not all readable or a destination that is not all writable
+ * (read-only, `PROT_NONE`, unmapped) gives `LIBSEV_STATUS_OUT_OF_MEMORY` (`ENOMEM`) before
+ * anything is written. Another failure part-way (e.g. the guest destroyed by another
+ * thread) may leave the pieces before it written.
+ *
  * # Safety
- * `src..+len` readable and `dst..+len` writable memory of this process; `guest` NULL or live;
- * `err` NULL or writable.
+ * `src..+len` and `dst..+len` memory of this process, not used by others during the call;
+ * `guest` NULL or live; `err` NULL or writable.
  */
 LIBSEV_MUST_USE
 libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
@@ -1208,6 +1224,11 @@ libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
 
 /**
  * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
+ *
+ * As exact as `libsev_guest_dbg_decrypt`: KVM's read-modify-write of an unaligned
+ * destination re-encrypts only `round_up(len, 16)` bytes from the rounded-down destination
+ * and would leave the tail unwritten, so libsev first brings an unaligned destination to a
+ * 16-byte boundary with a piece of its own; success means every byte was written.
  *
  * # Safety
  * As for `libsev_guest_dbg_decrypt`.
@@ -1363,7 +1384,10 @@ libsev_status libsev_guest_receive_finish(struct libsev_guest *guest,
 /**
  * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
  * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
- * `LIBSEV_STATUS_OUT_OF_MEMORY`).
+ * `LIBSEV_STATUS_OUT_OF_MEMORY`). KVM pins it writable: read-only, `PROT_NONE` or unmapped
+ * memory is `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM`, on the model as on KVM.
+ * SEND/RECEIVE_UPDATE_DATA pin their guest page again for every packet, so a registered page
+ * unmapped or protected since fails the same way (never a crash).
  *
  * # Safety
  * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
@@ -1687,8 +1711,21 @@ LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_confi
  * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
  * host; its identity persists in `cfg->state_dir` when given.
  *
- * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
- * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+ * A state directory holds exactly one emulated chip and identity: processes opening a new
+ * directory at once all get the first one's chip; every identity change (PEK_GEN, PDH_GEN,
+ * PEK_CERT_IMPORT, FACTORY_RESET, the first INIT) re-reads the directory under its lock and
+ * builds on what it holds, and commands using the identity re-read it when another process
+ * changed it, so no process serves an identity the directory does not hold. The state file
+ * `libsev-model-state.bin` and lock file `libsev-model-state.lock` must be regular files (the
+ * state file at most 64 KiB): a symbolic link, FIFO, device, socket or directory in their
+ * place is refused at once with `LIBSEV_STATUS_MODEL_STATE_IO` naming it (links are not
+ * followed, so a save never replaces one; the directory itself may be a link). A state file
+ * that cannot be read or written makes the command fail with `LIBSEV_STATUS_MODEL_STATE_IO`
+ * naming the file and the OS error (`os_errno`), the identity unchanged.
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or above
+ * 1006, or an empty `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state
+ * directory),
  * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
  *
  * # Safety
@@ -1764,7 +1801,10 @@ libsev_status libsev_platform_pdh_gen(const struct libsev_platform *platform,
 
 /**
  * `FACTORY_RESET`: delete the platform identity (OCA, PEK, PDH, ownership). The kernel
- * refuses while guests run (`LIBSEV_STATUS_BUSY`).
+ * refuses while guests exist (`LIBSEV_STATUS_BUSY`). The check and the reset are one step
+ * serialised against every guest command (the PSP driver's command lock; on the model the
+ * platform lock): a guest whose LAUNCH_START or RECEIVE_START succeeded is never wiped by a
+ * concurrent reset, which then fails with `LIBSEV_STATUS_BUSY` instead.
  *
  * # Safety
  * `platform` NULL or live; `err` NULL or writable.

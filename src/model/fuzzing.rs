@@ -19,7 +19,8 @@ pub fn state_file(raw: &[u8], payload: &[u8]) -> (bool, bool) {
     let b = match super::firmware::store::decode(Path::new("fuzz"), &framed) {
         Ok(p) => {
             let again = super::firmware::store::encode(&p.chip_seed, &p.ident);
-            let q = super::firmware::store::decode(Path::new("fuzz"), &again).expect("re-encoded parses");
+            let q = super::firmware::store::decode(Path::new("fuzz"), &again)
+                .expect("re-encoded parses");
             assert_eq!(q.ident.external, p.ident.external);
             true
         }

@@ -35,17 +35,17 @@
 //!   seed wins over the configured seed.
 
 mod firmware;
-mod kernel;
-mod mem;
 #[doc(hidden)]
 pub mod fuzzing;
+mod kernel;
+mod mem;
 
 /// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
 pub(crate) type FwResult<T> = std::result::Result<T, u32>;
 
 pub(crate) use firmware::take_store_error;
-pub(crate) use kernel::uaccess::{user_readable, user_writable};
 pub use kernel::platform::ModelPlatform;
+pub(crate) use kernel::uaccess::{user_readable, user_writable};
 pub use kernel::vm::ModelVm;
 
 use crate::error::{Error, Result};

@@ -330,8 +330,16 @@ fn a_failed_state_write_is_model_state_io() {
     assert!(ok, "{out}");
     for what in ["PEK_GEN", "PDH_GEN"] {
         let st = field(&out, &format!("{what}_STATUS"));
-        assert_eq!(st, (Status::LIBSEV_STATUS_MODEL_STATE_IO as u32).to_string(), "{out}");
-        assert_eq!(field(&out, &format!("{what}_ERRNO")), libc::EFBIG.to_string(), "{out}");
+        assert_eq!(
+            st,
+            (Status::LIBSEV_STATUS_MODEL_STATE_IO as u32).to_string(),
+            "{out}"
+        );
+        assert_eq!(
+            field(&out, &format!("{what}_ERRNO")),
+            libc::EFBIG.to_string(),
+            "{out}"
+        );
         assert_eq!(field(&out, &format!("{what}_CMD")), what, "{out}");
         let msg = field(&out, &format!("{what}_MESSAGE"));
         assert!(msg.contains(&dir.display().to_string()), "{msg}");
@@ -363,14 +371,20 @@ fn asid_counts_beyond_hardware_are_model_config() {
 
 /// Defect 13: FACTORY_RESET hammered against launches from other threads never wipes a
 /// guest whose LAUNCH_START succeeded: it is refused (EBUSY) while a guest exists.
+/// (Timing-dependent: the race it guards against was never reproduced on the unfixed model;
+/// the fix holds by construction, this checks it stays so.)
 #[test]
 fn factory_reset_never_wipes_a_launched_guest() {
     let p = Platform::emulated(ModelConfig::default()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (resets, launches) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let go = Arc::new(Barrier::new(4));
+    // One launcher: resets succeed whenever it has no guest, and its next KVM_SEV_INIT (which
+    // waits for the reset under the driver's lock) then races the reset's next state check
+    // with its LAUNCH_START.
+    const LAUNCHERS: usize = 1;
+    let go = Arc::new(Barrier::new(LAUNCHERS + 1));
     let mut threads = vec![];
-    for _ in 0..3 {
+    for _ in 0..LAUNCHERS {
         let (p, stop, launches, go) = (p.clone(), stop.clone(), launches.clone(), go.clone());
         threads.push(std::thread::spawn(move || {
             go.wait();
@@ -380,14 +394,11 @@ fn factory_reset_never_wipes_a_launched_guest() {
                     continue; // the reset got in first: fine
                 }
                 launches.fetch_add(1, Ordering::Relaxed);
-                for _ in 0..3 {
-                    let s = g
-                        .status()
-                        .expect("a launched guest must survive FACTORY_RESET");
-                    assert_eq!(s.state, 1, "LUPDATE");
-                }
-                g.launch_measure()
+                std::thread::yield_now();
+                let s = g
+                    .status()
                     .expect("a launched guest must survive FACTORY_RESET");
+                assert_eq!(s.state, 1, "LUPDATE");
             }
         }));
     }
@@ -406,7 +417,8 @@ fn factory_reset_never_wipes_a_launched_guest() {
         }));
     }
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(4) && !threads.iter().take(3).any(|t| t.is_finished())
+    while t0.elapsed() < Duration::from_secs(4)
+        && !threads.iter().take(LAUNCHERS).any(|t| t.is_finished())
     {
         std::thread::sleep(Duration::from_millis(20));
     }
