@@ -514,10 +514,26 @@ fn zero_length_update_is_issued_and_large_ranges_are_split() {
     );
     if usize::BITS > 32 {
         log.lock().unwrap().clear();
-        let base = 0x7f00_0000_0000usize as *mut u8;
         let len = (1usize << 32) + 48;
+        // The range is checked mapped and writable before the first piece: reserve address
+        // space for it (never touched, so never populated).
+        // SAFETY: a fresh private anonymous mapping, unmapped below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        let base = base.cast::<u8>();
         // SAFETY: the fake VM records the (uaddr, len) pairs without touching the memory.
         unsafe { g.launch_update_data(base, len) }.unwrap();
+        // SAFETY: the mapping made above.
+        unsafe { libc::munmap(base.cast(), len) };
         let l = log.lock().unwrap();
         let pieces: Vec<(u64, u32)> = l.iter().map(|r| (r.2, r.3)).collect();
         let b = base as u64;
