@@ -164,7 +164,9 @@ bench:
 # Fuzzing (not part of `check`): cargo-fuzz with the stable toolchain via RUSTC_BOOTSTRAP=1
 # (see src/fuzz/run.sh). Seeds are generated from the shared test data at run time.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= chain launch_start launch_secret receive_update ffi_lengths dbg
+# Parse-only targets (no signature or ECDH per input) first, then the end-to-end ones.
+FUZZ_TARGETS ?= parse_certs parse_chain parse_session parse_owner_state parse_report \
+	parse_state_file chain launch_start launch_secret receive_update ffi_lengths dbg
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked

@@ -15,7 +15,8 @@ out=${3:?output dir}
 tdir=${4:?cargo target dir}
 shift 4
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(chain launch_start launch_secret receive_update ffi_lengths dbg)
+[ ${#targets[@]} -gt 0 ] || targets=(parse_certs parse_chain parse_session parse_owner_state \
+    parse_report parse_state_file chain launch_start launch_secret receive_update ffi_lengths dbg)
 here=$(cd "$(dirname "$0")" && pwd)
 export RUSTC_BOOTSTRAP=1
 fuzz=(cargo fuzz)
@@ -35,8 +36,10 @@ for t in "${targets[@]}"; do
         -rss_limit_mb=4096 > "$log" 2>&1
     rc=$?
     set -e
-    runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$log" | tail -n 1)
-    [ -n "$runs" ] || runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1) executions"
+    n_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    [ -n "$n_runs" ] || n_runs=$(sed -n 's/^Done \([0-9]*\) runs in .*/\1/p' "$log" | tail -n 1)
+    n_runs=${n_runs:-0}
+    runs="$n_runs executions in ${secs} s ($((n_runs / secs)) exec/s)"
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
     n=$(find "$out/corpus/$t" -type f | wc -l)
     if [ $rc -ne 0 ]; then
@@ -47,6 +50,6 @@ for t in "${targets[@]}"; do
         summary+=("$t: $runs, $cov, corpus $n inputs, no crash")
     fi
 done
-echo "== fuzz summary (${secs}s per target)"
+echo "== fuzz summary (${secs}s per target; executions per target and per second)"
 printf '%s\n' "${summary[@]}"
 exit $failed

@@ -28,6 +28,15 @@ for gen in naples rome; do
     { hex 4; cat $amd; } | seed chain "$gen-amd-pair"
     { hex 5; cat "$d/cek.cert" "$d/chain.bin"; } | seed chain "$gen-with-cek"
 
+    # parse_certs / parse_chain: the same real certificates and chains, parse only.
+    for c in pdh pek oca cek; do { hex 0; cat "$d/$c.cert"; } | seed parse_certs "$gen-$c"; done
+    { hex 2; cat "$td/builtin/$gen/ark.cert"; } | seed parse_certs "$gen-ark"
+    { hex 3; cat $amd; } | seed parse_certs "$gen-ask-ark-prefix"
+    { hex 5; cat $amd; } | seed parse_certs "$gen-amd-pair"
+    { hex 0; cat "$d/chain.bin"; } | seed parse_chain "$gen-full"
+    { hex 1; cat "$d/sev-chain.bin" $amd; } | seed parse_chain "$gen-sev-chain"
+    { hex 2; cat "$d/pdh.cert" "$d/sev-chain.bin" $amd; } | seed parse_chain "$gen-parts"
+
     # launch_start: policy ‖ flags ‖ share ‖ godh_len ‖ session_len ‖ offset ‖ rest.
     { le32 0; hex 0; hex 0; le16 2084; hex 128; le16 0; cat "$d/pdh.cert"; head -c 128 "$d/cek.cert"; } \
         | seed launch_start "$gen-raw-pdh-as-godh"
@@ -78,3 +87,11 @@ for f in 0 1 2 3; do
     { hex $f; le16 3; le16 5; le16 40; head -c 40 "$td/rome/pdh.cert"; } | seed dbg "small-$f"
 done
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"
+
+# parse_session: policy ‖ tek ‖ tik ‖ flip offset ‖ flip xor ‖ blob (unchanged, then one flip).
+{ le32 0; head -c 32 /dev/zero; hex 0; hex 0; head -c 128 /dev/zero; } | seed parse_session sealed
+{ le32 1; head -c 32 /dev/zero; hex 70; hex 1; } | seed parse_session flipped
+# parse_owner_state: a real export, unchanged; parse_report / parse_state_file: sized zeros.
+{ hex 0; } | seed parse_owner_state template
+{ head -c 208 /dev/zero; } | seed parse_report zero-report
+{ printf 'LIBSEVMS'; head -c 8 /dev/zero; } | seed parse_state_file header
