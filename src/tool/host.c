@@ -110,8 +110,12 @@ static int probe_emulated(const char *spec) {
         item(true, "FAIL", "certificate chain", "%s (libsev status %u)", err.message, st);
     item(false, libsev_has_feature(LIBSEV_FEATURE_OWNER) ? "PASS" : "FAIL", "owner side",
          "chain verification, sessions, measurements and secrets");
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+    item(false, "PASS", "SEV-ES", "the model launches SEV-ES guests, building each vCPU's VMSA as KVM does");
+#else
     item(false, "SKIP", "SEV-ES", "the model checks ES initialisation and policy; it has no vCPUs, so "
                                   "VMSA contents are not modelled");
+#endif
     item(false, "SKIP", "SEV-SNP", "not modelled by this libsev");
     libsev_platform_free(p);
 verdict:
