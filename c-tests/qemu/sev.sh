@@ -10,6 +10,8 @@
 # /usr/share/OVMF/OVMF_CODE.fd), CC.
 #
 # Checks, in order:
+#   0. semantics.c: what a program sees on the /dev/sev placeholder and a real KVM VM fd
+#      (write-backs, error field, errnos, 32-bit request compare, fork, close, dup, threads);
 #   1. with the interposer loaded and LIBSEV_PLATFORM set, a QEMU without SEV starts and
 #      answers QMP exactly as without the interposer;
 #   2. with the interposer loaded and LIBSEV_PLATFORM unset, a QEMU asked for SEV fails exactly
@@ -113,6 +115,13 @@ q() { # q NAME COMMAND [JSON]: one QMP command, its answer on stdout
 field() { # field JSON PYTHON-EXPRESSION-ON-j
     python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# --- 0. the interposer's kernel semantics, from a plain C program (semantics.c)
+"$CC" -std=gnu11 -Wall -Wextra -Werror -g -O1 "$here/semantics.c" -o "$out/semantics" -lpthread ||
+    fail "building semantics.c"
+LD_PRELOAD=$preload "$out/semantics" on || fail "the interposer's semantics (LIBSEV_PLATFORM set)"
+env -u LIBSEV_PLATFORM LD_PRELOAD="$preload" "$out/semantics" off ||
+    fail "the interposer's semantics (LIBSEV_PLATFORM unset)"
 
 # --- 1. invisible to a QEMU without SEV
 plain_args=(-machine q35)
