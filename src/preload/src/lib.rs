@@ -23,6 +23,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// The hooks take variadic C arguments as fixed ones, which is the x86-64 System V ABI's rule.
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("libsev-preload supports x86-64 only");
+
 mod real;
 mod serve;
 mod table;
@@ -284,7 +288,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
             // SAFETY: the caller's arguments, passed on.
             unsafe { real::ioctl(fd, request, arg) }
         },
-        |saved, real| serve::ioctl(fd, request as u64, arg as u64, saved, real),
+        |saved, real| serve::ioctl(fd, request, arg as u64, saved, real),
     )
 }
 

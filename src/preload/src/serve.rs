@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 /// `KVM_CREATE_VM` = `_IO(0xAE, 0x01)`.
 const KVM_CREATE_VM: u32 = 0xAE01;
+/// `KVM_CREATE_VCPU` = `_IO(0xAE, 0x41)`.
+const KVM_CREATE_VCPU: u32 = 0xAE41;
 
 /// The ioctls the VFS answers itself for any fd, before the driver sees them
 /// (`do_vfs_ioctl`): the placeholder answers them as the device would.
@@ -106,6 +108,13 @@ pub(crate) fn ioctl(
                 KVM_MEMORY_ENCRYPT_REG_REGION as u32,
                 KVM_MEMORY_ENCRYPT_UNREG_REGION as u32,
             ];
+            if req == KVM_CREATE_VCPU {
+                let (r, e) = pass(saved, real);
+                if r >= 0 {
+                    slot.add_vcpu(r);
+                }
+                return (r, e);
+            }
             match slot.model() {
                 Some(vm) if served.contains(&req) => done(saved, vm_ioctl(vm, req, arg)),
                 _ => pass(saved, real),

@@ -114,6 +114,8 @@ pub(crate) fn platform() -> Option<&'static Arc<ModelPlatform>> {
 pub(crate) struct VmSlot {
     vm_type: u64,
     model: OnceLock<Option<ModelVm>>,
+    /// The vCPU fds created on this VM (`KVM_CREATE_VCPU`), in creation order.
+    vcpus: std::sync::Mutex<Vec<c_int>>,
 }
 
 impl VmSlot {
@@ -121,7 +123,16 @@ impl VmSlot {
         VmSlot {
             vm_type,
             model: OnceLock::new(),
+            vcpus: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Record a vCPU fd the hypervisor created on this VM.
+    pub(crate) fn add_vcpu(&self, fd: c_int) {
+        self.vcpus
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fd);
     }
 
     /// The model's side of this VM, made on first use (`None` without a platform, or for a
