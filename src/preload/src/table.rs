@@ -97,13 +97,18 @@ pub(crate) fn platform() -> Option<&'static Arc<ModelPlatform>> {
     let cfg = config()?;
     PLATFORM
         .get_or_init(|| {
-            sev::model::open(cfg.model.clone()).map_err(|e| {
+            let p = sev::model::open(cfg.model.clone()).map_err(|e| {
                 eprintln!(
                     "libsev-preload: the firmware model cannot be opened: {}",
                     e.message
                 );
                 e.message
-            })
+            })?;
+            // The PSP driver initialises the platform when it probes the device.
+            if let Err(status) = p.init_on_probe() {
+                eprintln!("libsev-preload: the model's platform INIT failed: status {status:#x}");
+            }
+            Ok(p)
         })
         .as_ref()
         .ok()
@@ -114,8 +119,16 @@ pub(crate) fn platform() -> Option<&'static Arc<ModelPlatform>> {
 pub(crate) struct VmSlot {
     vm_type: u64,
     model: OnceLock<Option<ModelVm>>,
-    /// The vCPU fds created on this VM (`KVM_CREATE_VCPU`), in creation order.
-    vcpus: std::sync::Mutex<Vec<c_int>>,
+    vcpus: std::sync::Mutex<Vcpus>,
+}
+
+/// The vCPU fds created on a VM (`KVM_CREATE_VCPU`), in creation order, and how many of them
+/// the model's VM has been given (SEV-ES builds each vCPU's VMSA from its registers at
+/// LAUNCH_UPDATE_VMSA).
+#[derive(Default)]
+struct Vcpus {
+    fds: Vec<c_int>,
+    given: usize,
 }
 
 impl VmSlot {
@@ -123,7 +136,7 @@ impl VmSlot {
         VmSlot {
             vm_type,
             model: OnceLock::new(),
-            vcpus: std::sync::Mutex::new(Vec::new()),
+            vcpus: std::sync::Mutex::new(Vcpus::default()),
         }
     }
 
@@ -132,15 +145,32 @@ impl VmSlot {
         self.vcpus
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .fds
             .push(fd);
+        if let Some(Some(vm)) = self.model.get() {
+            self.give_vcpus(vm);
+        }
+    }
+
+    /// Hand the model's VM the vCPUs it does not have yet, each once, in creation order.
+    fn give_vcpus(&self, vm: &ModelVm) {
+        let mut v = self.vcpus.lock().unwrap_or_else(|e| e.into_inner());
+        while v.given < v.fds.len() {
+            // The fd came from KVM_CREATE_VCPU just now: a live KVM vCPU of this process.
+            let _ = vm.add_vcpu_fd(v.fds[v.given]);
+            v.given += 1;
+        }
     }
 
     /// The model's side of this VM, made on first use (`None` without a platform, or for a
-    /// VM type the model does not know).
+    /// VM type the model does not know), knowing every vCPU created so far.
     pub(crate) fn model(&self) -> Option<&ModelVm> {
-        self.model
+        let vm = self
+            .model
             .get_or_init(|| platform()?.create_vm_of_type(self.vm_type).ok())
-            .as_ref()
+            .as_ref()?;
+        self.give_vcpus(vm);
+        Some(vm)
     }
 }
 
