@@ -73,6 +73,15 @@ fn with_guest(
     guard(err, last_of(g), || f(&mut *lock(g)?))
 }
 
+/// [`with_guest`] for exports in sibling files.
+pub(crate) fn with_guest_pub(
+    g: *mut libsev_guest,
+    err: *mut libsev_error,
+    f: impl FnOnce(&mut Guest) -> Result<()>,
+) -> libsev_status {
+    with_guest(g, err, f)
+}
+
 /// An optional input blob: NULL with length 0 is "absent".
 fn opt_in<'a>(p: *const u8, len: usize, name: &str) -> Result<Option<&'a [u8]>> {
     let s = bytes_in(p, len, name)?;

@@ -124,7 +124,8 @@ impl Firmware {
         Ok(())
     }
 
-    /// The VMSAs the firmware recorded for a guest, in launch order (tests and diagnostics).
+    /// The VMSAs the firmware recorded for a guest, in launch order.
+    #[cfg(test)]
     pub(crate) fn vmsa_records(&self, handle: u32) -> FwResult<Vec<VmsaRecord>> {
         let cell = self.guest(handle)?;
         let g = Self::lock_guest(&cell)?;

@@ -25,12 +25,12 @@ use crate::uapi::vmsa::{VMSA_SIZE, VcpuState, VmsaParams, build_vmsa};
 use std::os::fd::RawFd;
 
 /// Where a vCPU's register state comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum VcpuSource {
     /// A KVM vCPU fd of this process (read at LAUNCH_UPDATE_VMSA time).
     Fd(RawFd),
     /// A fixed register state.
-    State(VcpuState),
+    State(Box<VcpuState>),
 }
 
 /// A 4 KiB page aligned like the kernel's VMSA page.
@@ -79,7 +79,7 @@ impl ModelVm {
     pub fn add_vcpu_state(&self, state: &VcpuState) -> Result<(), Errno> {
         let mut k = super::fw::lock(&self.kvm);
         k.vcpus.push(ModelVcpu {
-            source: VcpuSource::State(*state),
+            source: VcpuSource::State(Box::new(*state)),
             vmsa: None,
         });
         Ok(())
@@ -119,7 +119,7 @@ impl ModelVm {
             }
             let state = match k.vcpus[i].source {
                 VcpuSource::Fd(fd) => read_vcpu_state(fd)?,
-                VcpuSource::State(s) => s,
+                VcpuSource::State(ref s) => **s,
             };
             let vmsa = build_vmsa(&state, &params).map_err(|_| Fail::Os(libc::EINVAL))?;
             let mut page = Box::new(VmsaPage(vmsa));
