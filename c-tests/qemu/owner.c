@@ -7,10 +7,11 @@
  *       verify the platform's certificate chain, make a launch session from its PDH and write
  *       DIR/godh.b64 and DIR/session.b64 (QEMU's dh-cert-file and session-file, base64) and
  *       DIR/owner.state (the session's secret state, for `verify`).
- *   owner verify DIR MEASUREMENT_B64 API_MAJOR API_MINOR BUILD FIRMWARE_FILE
+ *   owner verify DIR MEASUREMENT_B64 API_MAJOR API_MINOR BUILD FIRMWARE_FILE [VCPUS CPU_MODEL]
  *       verify QEMU's launch measurement: the launch digest is SHA-256 of FIRMWARE_FILE (what
- *       QEMU passes to LAUNCH_UPDATE_DATA); on success package a launch secret into
- *       DIR/secret-header.b64 and DIR/secret.b64 (for sev-inject-launch-secret).
+ *       QEMU passes to LAUNCH_UPDATE_DATA), and for SEV-ES (VCPUS and QEMU's CPU_MODEL given)
+ *       of the image followed by the VMSA of each vCPU at QEMU's reset state; on success package
+ *       a launch secret into DIR/secret-header.b64 and DIR/secret.b64.
  *   owner launch-start DIR POLICY
  *       run LAUNCH_START with DIR's session files through libsev's own API on this platform
  *       and print "fw_error=N NAME" (what the firmware says to those files).
@@ -212,7 +213,7 @@ static void hex(const char *label, const uint8_t *p, size_t n)
 }
 
 static int cmd_verify(const char *dir, const char *meas_b64, int major, int minor, int build,
-                      const char *fw_path)
+                      const char *fw_path, uint32_t vcpus, const char *cpu_model)
 {
     libsev_owner_session *s = NULL;
     libsev_error err = {0};
@@ -245,14 +246,29 @@ static int cmd_verify(const char *dir, const char *meas_b64, int major, int mino
         fail("session import", st, &err);
         goto out;
     }
-    if ((st = libsev_owner_session_measure_update(s, fw, fw_len, &err)) ||
-        (st = libsev_owner_session_launch_digest(s, digest, &err))) {
-        fail("launch digest", st, &err);
-        goto out;
+    if (vcpus) {
+        /* SEV-ES: the image, then one VMSA per vCPU (QEMU's reset state, KVM_SEV_ES_INIT). */
+        libsev_es_launch es = {.ovmf = fw, .ovmf_len = fw_len, .vcpus = vcpus,
+                               .cpu_model = cpu_model, .vmm = LIBSEV_VMM_QEMU,
+                               .init = LIBSEV_ES_PROFILE_ES_INIT};
+        if ((st = libsev_es_launch_digest(&es, digest, &err))) {
+            fail("SEV-ES launch digest", st, &err);
+            goto out;
+        }
+        printf("owner: SEV-ES: %u vCPUs, CPU model %s\n", vcpus, cpu_model);
+        hex("owner: launch digest (firmware and VMSAs): ", digest, 32);
+        st = libsev_owner_session_verify_es_launch(s, &es, (uint8_t)major, (uint8_t)minor,
+                                                   (uint8_t)build, meas, expected, &err);
+    } else {
+        if ((st = libsev_owner_session_measure_update(s, fw, fw_len, &err)) ||
+            (st = libsev_owner_session_launch_digest(s, digest, &err))) {
+            fail("launch digest", st, &err);
+            goto out;
+        }
+        hex("owner: launch digest (SHA-256 of the firmware as loaded): ", digest, 32);
+        st = libsev_owner_session_verify_measurement(s, (uint8_t)major, (uint8_t)minor,
+                                                     (uint8_t)build, meas, expected, &err);
     }
-    hex("owner: launch digest (SHA-256 of the firmware as loaded): ", digest, 32);
-    st = libsev_owner_session_verify_measurement(s, (uint8_t)major, (uint8_t)minor,
-                                                 (uint8_t)build, meas, expected, &err);
     hex("owner: MEASURE from QEMU:   ", meas, 32);
     hex("owner: MEASURE expected:    ", expected, 32);
     if (st) {
@@ -310,14 +326,18 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "session"))
         return cmd_session(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
     if (argc == 8 && !strcmp(argv[1], "verify"))
-        return cmd_verify(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7]);
+        return cmd_verify(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7],
+                          0, NULL);
+    if (argc == 10 && !strcmp(argv[1], "verify"))
+        return cmd_verify(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7],
+                          (uint32_t)strtoul(argv[8], NULL, 0), argv[9]);
     if (argc == 4 && !strcmp(argv[1], "launch-start"))
         return cmd_launch_start(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
     if (argc == 3 && !strcmp(argv[1], "fw-name")) {
         printf("%s\n", libsev_fw_error_str((uint32_t)strtoul(argv[2], NULL, 0)));
         return 0;
     }
-    fprintf(stderr, "usage: owner session DIR POLICY | verify DIR MEAS_B64 MAJOR MINOR BUILD FW |"
+    fprintf(stderr, "usage: owner session DIR POLICY | verify DIR MEAS_B64 MAJOR MINOR BUILD FW [VCPUS CPU] |"
                     " launch-start DIR POLICY | fw-name N\n");
     return 2;
 }

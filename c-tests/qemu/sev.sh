@@ -16,10 +16,11 @@
 #      answers QMP exactly as without the interposer;
 #   2. with the interposer loaded and LIBSEV_PLATFORM unset, a QEMU asked for SEV fails exactly
 #      as without the interposer (this host has no /dev/sev);
-#   3. the launch: the owner makes a session from the model's PDH (chain verified), QEMU
-#      (-S) reaches launch-secret, its measurement verifies against SHA-256 of the OVMF image
-#      it loaded, a tampered secret is refused with the model's firmware status, the good one
-#      is injected, `cont` makes query-sev report running, `quit` stops QEMU cleanly;
+#   3. the launch, for SEV and for SEV-ES (2 vCPUs): the owner makes a session from the model's
+#      PDH (chain verified), QEMU (-S) reaches launch-secret, its measurement verifies against
+#      the OVMF image it loaded (and, for SEV-ES, the VMSAs of QEMU's vCPUs at reset), a
+#      tampered secret is refused with the model's firmware status, the good one is injected,
+#      `cont` makes query-sev report running, `quit` stops QEMU cleanly;
 #   4. a tampered session file: QEMU stops at LAUNCH_START and reports the same firmware status
 #      that libsev's own API gets from the model for those files.
 # Exit status: 0 pass, 1 fail, 77 skip (QEMU cannot run here: no binary or no usable /dev/kvm).
@@ -173,74 +174,88 @@ cmp -s "$out/unset-plain.log" "$out/unset-preloaded.log" ||
     fail "without LIBSEV_PLATFORM, QEMU behaves differently with the interposer: $(diff "$out/unset-plain.log" "$out/unset-preloaded.log")"
 echo "qemu-sev: ok: without LIBSEV_PLATFORM the interposer changes nothing: $(tr '\n' ' ' <"$out/unset-preloaded.log")"
 
-# --- 3. the launch
+# --- 3. the launch: legacy SEV, then SEV-ES (policy bit 2) with two real KVM vCPUs
 files=$out/owner-files
-owner session "$files" "$policy" || fail "owner session"
-launch_args=(-machine q35,memory-encryption=sev0
-    -object "sev-guest,id=sev0,cbitpos=0,reduced-phys-bits=1,policy=$policy,dh-cert-file=$files/godh.b64,session-file=$files/session.b64"
-    -drive "if=pflash,format=raw,unit=0,file=$ovmf,readonly=on")
-echo "qemu-sev: LD_PRELOAD=$preload LIBSEV_PLATFORM=$LIBSEV_PLATFORM $qemu -accel kvm -nographic -nodefaults -S -m 256 -qmp unix:$out/launch.sock,server=on,wait=off ${launch_args[*]}"
-export QMP_TRANSCRIPT=$transcript
-start_qemu launch LD_PRELOAD="$preload" -- "${launch_args[@]}" ||
-    fail "QEMU with SEV did not start: $(cat "$out/launch.log")"
-sev=$(q launch query-sev) || fail "query-sev: $sev"
-[ "$(field "$sev" 'j["return"]["state"]')" = launch-secret ] || fail "query-sev before cont: $sev"
-[ "$(field "$sev" 'j["return"]["policy"]')" = $((policy)) ] || fail "query-sev policy: $sev"
-meas=$(q launch query-sev-launch-measure) || fail "query-sev-launch-measure: $meas"
-meas=$(field "$meas" 'j["return"]["data"]')
-owner verify "$files" "$meas" "$(field "$sev" 'j["return"]["api-major"]')" \
-    "$(field "$sev" 'j["return"]["api-minor"]')" "$(field "$sev" 'j["return"]["build-id"]')" \
-    "$ovmf" || fail "the owner does not accept QEMU's launch measurement"
-hdr=$(cat "$files/secret-header.b64")
-secret=$(cat "$files/secret.b64")
-# A tampered secret: one bit of the header's MAC flipped.
-bad_hdr=$(python3 -c 'import base64,sys; b=bytearray(base64.b64decode(sys.argv[1])); b[40]^=1; print(base64.b64encode(b).decode())' "$hdr")
-inject() { # inject HEADER: sev-inject-launch-secret (OVMF's secret area, or a RAM gpa)
-    local a
-    a=$(q launch sev-inject-launch-secret "{\"packet-header\": \"$1\", \"secret\": \"$secret\"}")
-    case "$a" in
-    *"no secret area"*)
-        a=$(q launch sev-inject-launch-secret "{\"packet-header\": \"$1\", \"secret\": \"$secret\", \"gpa\": 1048576}")
-        ;;
+# launch NAME POLICY "VERIFY-EXTRA" QEMU-EXTRA...: one owner-verified launch (see the header).
+launch() {
+    local name=$1 pol=$2 verify_extra=$3
+    shift 3
+    local dir=$files/$name
+    mkdir -p "$dir"
+    owner session "$dir" "$pol" || fail "owner session ($name)"
+    local args=(-machine q35,memory-encryption=sev0
+        -object "sev-guest,id=sev0,cbitpos=0,reduced-phys-bits=1,policy=$pol,dh-cert-file=$dir/godh.b64,session-file=$dir/session.b64"
+        -drive "if=pflash,format=raw,unit=0,file=$ovmf,readonly=on" "$@")
+    echo "qemu-sev: [$name] LD_PRELOAD=$preload LIBSEV_PLATFORM=$LIBSEV_PLATFORM $qemu -accel kvm -nographic -nodefaults -S -m 256 -qmp unix:$out/$name.sock,server=on,wait=off ${args[*]}"
+    echo "== $name" >>"$transcript"
+    export QMP_TRANSCRIPT=$transcript
+    start_qemu "$name" LD_PRELOAD="$preload" -- "${args[@]}" ||
+        fail "QEMU ($name) did not start: $(cat "$out/$name.log")"
+    local sev meas ans code state_now hdr secret bad_hdr
+    sev=$(q "$name" query-sev) || fail "query-sev: $sev"
+    [ "$(field "$sev" 'j["return"]["state"]')" = launch-secret ] || fail "query-sev before cont: $sev"
+    [ "$(field "$sev" 'j["return"]["policy"]')" = $((pol)) ] || fail "query-sev policy: $sev"
+    meas=$(q "$name" query-sev-launch-measure) || fail "query-sev-launch-measure: $meas"
+    meas=$(field "$meas" 'j["return"]["data"]')
+    # shellcheck disable=SC2086
+    owner verify "$dir" "$meas" "$(field "$sev" 'j["return"]["api-major"]')" \
+        "$(field "$sev" 'j["return"]["api-minor"]')" "$(field "$sev" 'j["return"]["build-id"]')" \
+        "$ovmf" $verify_extra || fail "the owner does not accept QEMU's launch measurement ($name)"
+    hdr=$(cat "$dir/secret-header.b64")
+    secret=$(cat "$dir/secret.b64")
+    # A tampered secret: one bit of the header's MAC flipped.
+    bad_hdr=$(python3 -c 'import base64,sys; b=bytearray(base64.b64decode(sys.argv[1])); b[40]^=1; print(base64.b64encode(b).decode())' "$hdr")
+    inject() { # inject HEADER: sev-inject-launch-secret (OVMF's secret area, or a RAM gpa)
+        local a
+        a=$(q "$name" sev-inject-launch-secret "{\"packet-header\": \"$1\", \"secret\": \"$secret\"}")
+        case "$a" in
+        *"no secret area"*)
+            a=$(q "$name" sev-inject-launch-secret "{\"packet-header\": \"$1\", \"secret\": \"$secret\", \"gpa\": 1048576}")
+            ;;
+        esac
+        echo "$a"
+    }
+    ans=$(inject "$bad_hdr")
+    case "$ans" in
+    *'"error"'*fw_error=*) ;;
+    *) fail "a tampered secret was not refused with a firmware status: $ans" ;;
     esac
-    echo "$a"
+    code=$(printf '%s' "$ans" | sed -n 's/.*fw_error=\([0-9]*\).*/\1/p')
+    [ "$(owner fw-name "$code")" = BAD_MEASUREMENT ] ||
+        fail "the tampered secret's firmware status $code is $(owner fw-name "$code"), not BAD_MEASUREMENT (MAC check)"
+    echo "qemu-sev: ok: [$name] tampered secret refused: $ans"
+    ans=$(inject "$hdr")
+    [ "$(field "$ans" '"return" in j')" = True ] || fail "sev-inject-launch-secret: $ans"
+    q "$name" cont >/dev/null || fail cont
+    state_now=
+    for _ in $(seq 1 50); do
+        sev=$(q "$name" query-sev) || fail "query-sev after cont: $sev"
+        state_now=$(field "$sev" 'j["return"]["state"]')
+        [ "$state_now" = running ] && break
+        sleep 0.1
+    done
+    [ "$state_now" = running ] || fail "query-sev after cont: $sev"
+    # The guest cannot run: its memory is the model's ciphertext, which this CPU executes as
+    # is (KVM reports an emulation failure at once). The launch is what is under test; stop.
+    q "$name" query-status >/dev/null
+    q "$name" quit >/dev/null || fail quit
+    wait "$qemu_pid"
+    local rc=$?
+    qemu_pid=
+    [ "$rc" -eq 0 ] || fail "QEMU ($name) exited with $rc after quit: $(cat "$out/$name.log")"
+    unset QMP_TRANSCRIPT
+    echo "qemu-sev: ok: [$name] measurement verified, secret injected, query-sev running, QEMU quit cleanly"
 }
-ans=$(inject "$bad_hdr")
-case "$ans" in
-*'"error"'*fw_error=*) ;;
-*) fail "a tampered secret was not refused with a firmware status: $ans" ;;
-esac
-code=$(printf '%s' "$ans" | sed -n 's/.*fw_error=\([0-9]*\).*/\1/p')
-[ "$(owner fw-name "$code")" = BAD_MEASUREMENT ] ||
-    fail "the tampered secret's firmware status $code is $(owner fw-name "$code"), not BAD_MEASUREMENT (MAC check)"
-echo "qemu-sev: ok: tampered secret refused: $ans"
-ans=$(inject "$hdr")
-[ "$(field "$ans" '"return" in j')" = True ] || fail "sev-inject-launch-secret: $ans"
-q launch cont >/dev/null || fail cont
-state_now=
-for _ in $(seq 1 50); do
-    sev=$(q launch query-sev) || fail "query-sev after cont: $sev"
-    state_now=$(field "$sev" 'j["return"]["state"]')
-    [ "$state_now" = running ] && break
-    sleep 0.1
-done
-[ "$state_now" = running ] || fail "query-sev after cont: $sev"
-# The guest cannot run: its memory is the model's ciphertext, which this CPU executes as is
-# (KVM reports an emulation failure at once). The launch is what is under test; stop here.
-q launch query-status >/dev/null
-q launch quit >/dev/null || fail quit
-wait "$qemu_pid"
-rc=$?
-qemu_pid=
-[ "$rc" -eq 0 ] || fail "QEMU exited with $rc after quit: $(cat "$out/launch.log")"
-echo "qemu-sev: ok: measurement verified, secret injected, query-sev running, QEMU quit cleanly"
-unset QMP_TRANSCRIPT
+launch sev "$policy" ""
+# SEV-ES: KVM_SEV_ES_INIT; each vCPU's VMSA is built from the real KVM vCPU's registers at
+# LAUNCH_UPDATE_VMSA; the owner computes them from QEMU's reset state for the CPU model.
+launch sev-es 0x5 "2 EPYC-Milan" -cpu EPYC-Milan -smp 2
 
 # --- 4. a tampered session file
 tam=$out/tampered
-cp "$files/godh.b64" "$tam/godh.b64"
+cp "$files/sev/godh.b64" "$tam/godh.b64"
 python3 -c 'import base64,sys; b=bytearray(base64.b64decode(open(sys.argv[1]).read())); b[100]^=1; open(sys.argv[2],"w").write(base64.b64encode(b).decode())' \
-    "$files/session.b64" "$tam/session.b64"
+    "$files/sev/session.b64" "$tam/session.b64"
 expect=$(owner launch-start "$tam" "$policy") || fail "owner launch-start"
 code=$(printf '%s' "$expect" | sed -n 's/^fw_error=\([0-9]*\).*/\1/p')
 [ -n "$code" ] && [ "$code" != 0 ] || fail "libsev's own LAUNCH_START accepted the tampered session: $expect"
