@@ -3,6 +3,7 @@
 #   make                 release build: target/release/libsev.{so,a}, include/libsev.h,
 #                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
+#   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
 #   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
@@ -72,7 +73,8 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib preload check-qemu install uninstall header symbols bench demo clean native-static-libs fuzz soak \
+.PHONY: all lib preload check-qemu install uninstall header symbols bench demo demo-es clean \
+	native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests
 
@@ -138,6 +140,13 @@ demo: stage
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 $(DEMO) -o $(BUILD)/demo/demo \
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo
+
+# The SEV-ES demo: Debian's OVMF and real vCPUs on /dev/kvm, launched on the firmware model.
+demo-es: stage
+	@mkdir -p $(BUILD)/demo
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 c-tests/demo_es.c -o $(BUILD)/demo/demo-es \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
 
 bench:
 	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \

@@ -232,7 +232,9 @@ pub unsafe extern "C" fn libsev_es_launch_digest(
 /// (image size, direct boot, vCPU count and signature, VMM, INIT profile, features), and
 /// `expected_out` (NULL or 32 bytes) receives the expected MEASURE.
 ///
-/// Thread safety: as the session (one thread at a time).
+/// After a successful verification the session is final: the same inputs verify again,
+/// others give `LIBSEV_STATUS_INVALID_STATE`. Thread safety: as the session (one thread at a
+/// time).
 ///
 /// # Safety
 /// `session` NULL or a live handle; `launch` as for `libsev_es_launch_digest`;
@@ -256,7 +258,11 @@ pub unsafe extern "C" fn libsev_owner_session_verify_es_launch(
         let m: [u8; MEASUREMENT_LEN] = array_in(measurement, "measurement")?;
         let i = inputs(l)?;
         let d = es_launch_digest(&i)?;
-        s.set_launch_digest(d)?;
+        // After a successful verification the digest is final: the same inputs may verify
+        // again, others are refused (INVALID_STATE).
+        if s.launch_digest() != d {
+            s.set_launch_digest(d)?;
+        }
         let ver = FirmwareVersion::new(api_major, api_minor, build);
         let (expected, result) = match s.verify_measurement(ver, &m) {
             Ok(x) => (Some(x), Ok(())),
