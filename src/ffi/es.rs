@@ -528,3 +528,7 @@ pub unsafe extern "C" fn libsev_vcpu_set_reset_state(
         })
     })
 }
+
+#[cfg(test)]
+#[path = "es_tests.rs"]
+mod tests;
