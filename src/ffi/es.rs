@@ -45,8 +45,6 @@ pub const LIBSEV_POLICY_ES: u32 = 1 << 2;
 /// Size of the kernel-hashes table `libsev_es_hash_table` produces.
 pub const LIBSEV_ES_HASH_TABLE_LEN: usize = 176;
 const _: () = assert!(LIBSEV_ES_HASH_TABLE_LEN == crate::owner::es::hashes::PADDED_TABLE_LEN);
-/// Size of a launch digest.
-pub const LIBSEV_LAUNCH_DIGEST_LEN: usize = 32;
 
 /// Everything an SEV-ES launch digest depends on. Zero-initialise, then fill.
 #[repr(C)]
