@@ -12,7 +12,7 @@
 //! `libsev_owner_session_verify_es_launch`, which also verifies LAUNCH_MEASURE and on a
 //! mismatch names the inputs it assumed.
 
-use super::guest::{libsev_guest, with_guest_pub};
+use super::guest::{libsev_guest, with_guest};
 use super::owner::{libsev_owner_session, owner_session_mut};
 use super::{
     array_in, array_out, bytes_in, bytes_out, guard, libsev_error, need, need_mut, str_in,
@@ -459,7 +459,7 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu(
     vcpu_fd: c_int,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest_pub(guest, err, |g| g.add_vcpu_fd(vcpu_fd))
+    with_guest(guest, err, |g| g.add_vcpu_fd(vcpu_fd))
 }
 
 /// For callers without KVM (firmware model only): add a vCPU whose registers are `vmm`'s reset
@@ -480,7 +480,7 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu_reset(
     ap_reset_addr: u32,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest_pub(guest, err, |g| {
+    with_guest(guest, err, |g| {
         let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
         g.add_vcpu_state(&st)
     })
