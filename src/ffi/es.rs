@@ -12,7 +12,7 @@
 //! `libsev_owner_session_verify_es_launch`, which also verifies LAUNCH_MEASURE and on a
 //! mismatch names the inputs it assumed.
 
-use super::guest::{libsev_guest, with_guest_pub};
+use super::guest::{libsev_guest, with_guest};
 use super::owner::{libsev_owner_session, owner_session_mut};
 use super::{
     array_in, array_out, bytes_in, bytes_out, guard, libsev_error, need, need_mut, str_in,
@@ -45,8 +45,6 @@ pub const LIBSEV_POLICY_ES: u32 = 1 << 2;
 /// Size of the kernel-hashes table `libsev_es_hash_table` produces.
 pub const LIBSEV_ES_HASH_TABLE_LEN: usize = 176;
 const _: () = assert!(LIBSEV_ES_HASH_TABLE_LEN == crate::owner::es::hashes::PADDED_TABLE_LEN);
-/// Size of a launch digest.
-pub const LIBSEV_LAUNCH_DIGEST_LEN: usize = 32;
 
 /// Everything an SEV-ES launch digest depends on. Zero-initialise, then fill.
 #[repr(C)]
@@ -461,7 +459,7 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu(
     vcpu_fd: c_int,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest_pub(guest, err, |g| g.add_vcpu_fd(vcpu_fd))
+    with_guest(guest, err, |g| g.add_vcpu_fd(vcpu_fd))
 }
 
 /// For callers without KVM (firmware model only): add a vCPU whose registers are `vmm`'s reset
@@ -482,7 +480,7 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu_reset(
     ap_reset_addr: u32,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest_pub(guest, err, |g| {
+    with_guest(guest, err, |g| {
         let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
         g.add_vcpu_state(&st)
     })
@@ -528,3 +526,7 @@ pub unsafe extern "C" fn libsev_vcpu_set_reset_state(
         })
     })
 }
+
+#[cfg(test)]
+#[path = "es_tests.rs"]
+mod tests;

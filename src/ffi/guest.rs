@@ -65,21 +65,12 @@ fn lock<'a>(g: *const libsev_guest) -> Result<MutexGuard<'a, Guest>> {
 }
 
 /// Run `f` on the guest under the C conventions.
-fn with_guest(
+pub(crate) fn with_guest(
     g: *mut libsev_guest,
     err: *mut libsev_error,
     f: impl FnOnce(&mut Guest) -> Result<()>,
 ) -> libsev_status {
     guard(err, last_of(g), || f(&mut *lock(g)?))
-}
-
-/// [`with_guest`] for exports in sibling files.
-pub(crate) fn with_guest_pub(
-    g: *mut libsev_guest,
-    err: *mut libsev_error,
-    f: impl FnOnce(&mut Guest) -> Result<()>,
-) -> libsev_status {
-    with_guest(g, err, f)
 }
 
 /// An optional input blob: NULL with length 0 is "absent".
