@@ -1,8 +1,10 @@
 # libsev: build, install and check the C library.  GNU make.
 #
 #   make                 release build: target/release/libsev.{so,a}, include/libsev.h, and
-#                        build/bin/libsev-tool (built against a staged install, as a consumer)
+#                        build/bin/libsev-tool (built against a staged install, as a consumer),
+#                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
+#   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
 #   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
@@ -39,6 +41,14 @@ REL := $(TARGET_DIR)/release
 SO := $(REL)/libsev.so
 STATIC_LIB := $(REL)/libsev.a
 
+# The LD_PRELOAD interposer (src/preload, its own cargo workspace): a Rust static archive linked
+# into a shared object that exports exactly the interposed libc functions.
+PRELOAD_MANIFEST := src/preload/Cargo.toml
+PRELOAD_A := $(REL)/libsev_preload.a
+PRELOAD_EXPORTS := open open64 __open_2 __open64_2 openat openat64 __openat_2 __openat64_2 \
+	ioctl close close_range dup dup2 dup3
+comma := ,
+
 # What a program linking libsev.a statically also needs; this is what
 # `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs` reports
 # (run `make native-static-libs` to see it again after changing dependencies).
@@ -66,14 +76,21 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib tool check-tool bench-tool install uninstall header symbols bench demo clean native-static-libs fuzz soak \
+.PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests
 
-all: lib tool
+all: lib tool preload
 
 lib:
 	$(CARGO) build --release --lib
+
+preload:
+	$(CARGO) build --release --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
+	@mkdir -p $(BUILD)/lib
+	$(CC) -shared -o $(BUILD)/lib/libsev-preload.so -Wl,--version-script=src/preload/exports.map \
+	    -Wl,-soname,libsev-preload.so -Wl,--gc-sections -Wl,-z,now \
+	    $(addprefix -Wl$(comma)-u$(comma),$(PRELOAD_EXPORTS)) $(PRELOAD_A) $(LIBS_PRIVATE)
 
 # ---------------------------------------------------------------------------------------------
 # libsev-tool: a C program built like any consumer, against the staged install through
@@ -107,12 +124,13 @@ install-tool: stage
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/install/libsev-tool $(DESTDIR)$(BINDIR)/libsev-tool
 
-install-lib:
+install-lib: preload
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION)
 	ln -sf libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsev.so
 	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libsev.a
+	install -m 0755 $(BUILD)/lib/libsev-preload.so $(DESTDIR)$(LIBDIR)/libsev-preload.so
 	install -m 0644 include/libsev.h $(DESTDIR)$(INCLUDEDIR)/libsev.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' \
 	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
@@ -125,6 +143,7 @@ install-lib:
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libsev.so $(DESTDIR)$(LIBDIR)/libsev.a \
+	      $(DESTDIR)$(LIBDIR)/libsev-preload.so \
 	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc \
 	      $(DESTDIR)$(BINDIR)/libsev-tool
 
@@ -153,6 +172,13 @@ demo: stage
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 $(DEMO) -o $(BUILD)/demo/demo \
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo
+
+# The SEV-ES demo: Debian's OVMF and real vCPUs on /dev/kvm, launched on the firmware model.
+demo-es: stage
+	@mkdir -p $(BUILD)/demo
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 c-tests/demo_es.c -o $(BUILD)/demo/demo-es \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
 
 bench:
 	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \
@@ -196,18 +222,23 @@ check:
 	@$(MAKE) --no-print-directory stage
 	@$(MAKE) --no-print-directory check-c-tests
 	@$(MAKE) --no-print-directory check-tool
+	@$(MAKE) --no-print-directory check-qemu
 
 check-fmt:
 	@echo "== cargo fmt --check"
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path $(PRELOAD_MANIFEST)
 
 check-clippy:
 	@echo "== cargo clippy --all-targets -- -D warnings"
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR)) \
+	    --all-targets -- -D warnings
 
 check-test:
 	@echo "== cargo test"
 	$(CARGO) test
+	$(CARGO) test --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
 
 check-build:
 	@echo "== release build"
@@ -269,7 +300,7 @@ stage: lib
 	    LIBDIR=$(STAGE_PREFIX)/lib INCLUDEDIR=$(STAGE_PREFIX)/include \
 	    PKGCONFIGDIR=$(STAGE_PREFIX)/lib/pkgconfig >/dev/null
 	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
-	    test -f libsev.so.$(VERSION) && test -f libsev.a && \
+	    test -f libsev.so.$(VERSION) && test -f libsev.a && test -f libsev-preload.so && \
 	    test "$$(readlink $(SONAME))" = libsev.so.$(VERSION) && \
 	    test "$$(readlink libsev.so)" = $(SONAME) && \
 	    test -f pkgconfig/libsev.pc && test -f ../include/libsev.h || \
@@ -299,3 +330,10 @@ check-tool: tool
 BENCH_OVMF ?= /usr/share/OVMF/OVMF_CODE_4M.fd
 bench-tool: tool
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/bench.sh $(TOOL) $(BENCH_OVMF)
+
+# Debian's unmodified QEMU runs its SEV launch on the model through libsev-preload.so (README.md,
+# "Run QEMU's SEV path on the model"); skips, saying why, where QEMU cannot start (no /dev/kvm).
+check-qemu: stage
+	@echo "== QEMU's SEV path on the model (LD_PRELOAD=libsev-preload.so, c-tests/qemu/sev.sh)"
+	@CC=$(CC) bash c-tests/qemu/sev.sh $(STAGE) $(STAGE_PREFIX) $(BUILD)/qemu; rc=$$?; \
+	    if [ $$rc -eq 77 ]; then echo "check-qemu: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi

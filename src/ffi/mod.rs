@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod digest;
+pub mod es;
 pub mod guest;
 pub mod model;
 pub mod owner;
