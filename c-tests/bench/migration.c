@@ -6,6 +6,7 @@
  * `openssl speed -hmac sha256` measured in the same run (CPU time of the busier side, and the
  * wall time for reference), then the per-packet cost of each command in one process.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include "bench_util.h"
 
 #include <sched.h>
