@@ -1,21 +1,21 @@
 //! Migration in the emulated firmware: SEND_START / SEND_UPDATE_DATA / SEND_FINISH /
 //! SEND_CANCEL and RECEIVE_UPDATE_DATA / RECEIVE_FINISH (`sev-spec` §2.7, §3, §4.8, §4.9).
-//! RECEIVE_START is [`Firmware::start`] with [`super::guest::Start::Receive`].
+//! RECEIVE_START is [`Firmware::start`] with [`crate::model::firmware::sev::guest::Start::Receive`].
 
-use super::FwResult;
-use super::channel::{
+use crate::certs::{AmdCert, SevCert, Usage};
+use crate::model::FwResult;
+use crate::model::firmware::crypto::ct_eq;
+use crate::model::firmware::sev::channel::{
     CTX_DATA, Channel, FLAG_COMPRESSED, HDR_LEN, PacketHeader, create_client, packet_mac,
     peer_dh_key,
 };
-use super::crypto::ct_eq;
-use super::fw::{CERT_LEN, CHAIN_LEN, Firmware, FwState, PState, cert_status};
-use super::guest::{Act, GState, Guest, policy};
-use super::memcrypt;
-use crate::certs::{AmdCert, SevCert, Usage};
+use crate::model::firmware::sev::guest::{Act, GState, Guest, policy};
+use crate::model::firmware::{CERT_LEN, CHAIN_LEN, Firmware, FwState, PState, cert_status};
+use crate::model::mem::memcrypt;
 use crate::status::fw;
 use sha2::{Digest, Sha384};
 
-const SESSION_LEN: usize = super::channel::SESSION_LEN;
+const SESSION_LEN: usize = crate::model::firmware::sev::channel::SESSION_LEN;
 const PACKET_MAX: usize = 0x5000;
 
 /// The ASK ‖ ARK sizes `amd_cert_chain_length_is_valid` accepts: both 4096-bit, both

@@ -20,10 +20,10 @@
 //! * [`Chain::from_sev_chain`]: `PDH ‖ PEK ‖ OCA ‖ CEK` (`sev-chain.bin`) and `ASK ‖ ARK`;
 //! * [`Chain::from_full`]: `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` (`chain.bin`).
 
-use super::CertError;
 use super::amd::{AmdCert, USAGE_ARK, USAGE_ASK, hex};
+use super::cert::{self as sev, SevCert, Usage};
 use super::roots::{self, RootKind};
-use super::sev::{self, SevCert, Usage};
+use crate::certs::CertError;
 use crate::error::{Error, Result};
 use crate::status::Status;
 

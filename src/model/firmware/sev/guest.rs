@@ -2,14 +2,14 @@
 //! with RECEIVE_START), the launch commands, ATTESTATION and DBG_DECRYPT/DBG_ENCRYPT
 //! (`sev-spec` §2.6, §2.7, §3, §4.4–4.7, §4.10). Checks run in the firmware's order.
 
-use super::FwResult;
-use super::channel::{
+use crate::model::FwResult;
+use crate::model::firmware::crypto::{aes128_ctr, ct_eq};
+use crate::model::firmware::sev::channel::{
     CTX_SECRET, Channel, FLAG_COMPRESSED, HDR_LEN, PacketHeader, launch_measure_mac, open_server,
     packet_mac,
 };
-use super::crypto::{aes128_ctr, ct_eq};
-use super::fw::{Firmware, FwState, PState};
-use super::memcrypt::{self, Vek};
+use crate::model::firmware::{Firmware, FwState, PState};
+use crate::model::mem::memcrypt::{self, Vek};
 use crate::status::fw;
 use p384::ecdsa::signature::hazmat::PrehashSigner;
 use sha2::{Digest, Sha256};
@@ -90,7 +90,7 @@ pub(crate) enum Start {
     Receive,
 }
 
-const SESSION_LEN: usize = super::channel::SESSION_LEN;
+const SESSION_LEN: usize = crate::model::firmware::sev::channel::SESSION_LEN;
 const SECRET_MAX: usize = 0x5000;
 /// The attestation report.
 pub(crate) const REPORT_LEN: usize = 0xD0;
@@ -135,7 +135,7 @@ impl Firmware {
             (Start::Launch, None) => Channel::default(),
             (_, cert) => {
                 let cert = cert.unwrap_or(&[]);
-                if session.len() != SESSION_LEN || cert.len() != super::fw::CERT_LEN {
+                if session.len() != SESSION_LEN || cert.len() != crate::model::firmware::CERT_LEN {
                     return Err(fw::INVALID_LENGTH);
                 }
                 // ECDH and the KDF run without the platform lock.

@@ -1,9 +1,9 @@
 //! The firmware's secure channel with a guest owner or a migration peer (`sev-spec` §4.4,
 //! §4.6–4.8): session blobs, TEK/TIK, packet MACs and the launch measurement.
 
-use super::FwResult;
-use super::crypto::{Key16, ModelRng, aes128_ctr, ct_eq, ecdh_x, hmac, kdf16};
 use crate::certs::{SevCert, Usage};
+use crate::model::FwResult;
+use crate::model::firmware::crypto::{Key16, ModelRng, aes128_ctr, ct_eq, ecdh_x, hmac, kdf16};
 use crate::status::fw;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 

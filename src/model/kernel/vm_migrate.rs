@@ -2,12 +2,12 @@
 //! `sev_receive_start`, `sev_receive_update_data`, with their length queries;
 //! `sev-spec` §1.7, §1.8).
 
-use super::guest::Start;
-use super::uaccess::{
+use crate::model::firmware::sev::guest::Start;
+use crate::model::kernel::uaccess::{
     Fail, KMALLOC_MAX, copy_to_user, copy_to_user_pair, copy_user_blob, disjoint, issued,
     mapped_pair, pin, read_struct, user_blobs, write_struct,
 };
-use super::vm::{KResult, ModelVm, VmState};
+use crate::model::kernel::vm::{KResult, ModelVm, VmState};
 use crate::uapi::{
     SEV_FW_BLOB_MAX_SIZE, kvm_sev_cmd, kvm_sev_receive_start, kvm_sev_receive_update_data,
     kvm_sev_send_start, kvm_sev_send_update_data,

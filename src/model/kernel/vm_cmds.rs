@@ -2,12 +2,12 @@
 //! (`sev_launch_update_data`, `sev_launch_measure`, `sev_launch_secret`, `sev_guest_status`,
 //! `sev_dbg_crypt`, `sev_get_attestation_report`; `sev-spec` §1.7, §1.8).
 
-use super::guest::same_or_disjoint;
-use super::uaccess::{
+use crate::model::firmware::sev::guest::same_or_disjoint;
+use crate::model::kernel::uaccess::{
     BouncePage, Fail, copy_from_user, copy_to_user, copy_user_blob, issued, pin, read_struct,
     write_struct,
 };
-use super::vm::{KResult, ModelVm, VmState};
+use crate::model::kernel::vm::{KResult, ModelVm, VmState};
 use crate::uapi::{
     SEV_FW_BLOB_MAX_SIZE, kvm_sev_attestation_report, kvm_sev_cmd, kvm_sev_dbg,
     kvm_sev_guest_status, kvm_sev_launch_measure, kvm_sev_launch_secret,
@@ -93,7 +93,7 @@ impl ModelVm {
         error: &mut u32,
         uaddr: u64,
         ulen: u32,
-        fw_call: impl FnOnce(u32, Option<&mut [u8]>, &mut u32) -> super::FwResult<()>,
+        fw_call: impl FnOnce(u32, Option<&mut [u8]>, &mut u32) -> crate::model::FwResult<()>,
     ) -> Result<(KResult, u32), Fail> {
         let (mut blob, mut len) = (None, 0u32);
         if ulen != 0 && uaddr != 0 {

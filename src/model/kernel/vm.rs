@@ -12,11 +12,11 @@
 //!   out of guest slots is the firmware's RESOURCE_LIMIT rather than KVM's `EBUSY`.
 //! * A model VM has no vCPUs: LAUNCH_UPDATE_VMSA has nothing to encrypt.
 
-use super::FwResult;
-use super::fw::lock;
-use super::guest::Start;
-use super::platform::ModelPlatform;
-use super::uaccess::{Fail, copy_user_blob, issued, pin, read_struct, write_struct};
+use crate::model::FwResult;
+use crate::model::firmware::lock;
+use crate::model::firmware::sev::guest::Start;
+use crate::model::kernel::platform::ModelPlatform;
+use crate::model::kernel::uaccess::{Fail, copy_user_blob, issued, pin, read_struct, write_struct};
 use crate::transport::{Errno, PlatformTransport, VmTransport};
 use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_init, kvm_sev_launch_start};
 use std::os::fd::RawFd;

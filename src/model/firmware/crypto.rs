@@ -2,7 +2,7 @@
 //! only: the guest-owner side has its own, so a shared mistake cannot hide.
 //!
 //! Also the model's random source: the OS generator, or a ChaCha20 stream seeded from
-//! [`super::ModelConfig::seed`] for reproducible runs.
+//! [`crate::model::ModelConfig::seed`] for reproducible runs.
 
 use hmac::{Hmac, Mac};
 use rand_chacha::ChaCha20Rng;
@@ -56,7 +56,7 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// With AES-NI, eight blocks in flight (`memcrypt_ni`); otherwise the `ctr` crate.
 pub(crate) fn aes128_ctr(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
-    if super::memcrypt_ni::available() {
+    if crate::model::mem::memcrypt_ni::available() {
         return aes128_ctr_ni(key, iv, data);
     }
     aes128_ctr_portable(key, iv, data);
@@ -72,7 +72,7 @@ fn aes128_ctr_portable(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
 /// [`aes128_ctr`] with AES-NI (the caller checked the CPU has it).
 #[cfg(target_arch = "x86_64")]
 fn aes128_ctr_ni(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
-    use super::memcrypt_ni::NiKey;
+    use crate::model::mem::memcrypt_ni::NiKey;
     let whole = data.len() / 16;
     let ctr = u128::from_be_bytes(*iv);
     // SAFETY: the caller checked AES-NI; `data` holds `whole` blocks (in place).
@@ -231,7 +231,7 @@ mod tests {
         // Lengths around the eight-block batches and partial tails, counters that carry
         // across 64 bits and wrap at 2^128: the AES-NI path equals the `ctr` crate.
         #[cfg(target_arch = "x86_64")]
-        if crate::model::memcrypt_ni::available() {
+        if crate::model::mem::memcrypt_ni::available() {
             let data: Vec<u8> = (0..700).map(|i| (i * 37 + 11) as u8).collect();
             let mut ivs = [iv, [0xFF; 16], [0u8; 16]];
             ivs[2][8..].fill(0xFF);

@@ -1,14 +1,14 @@
 //! The model platform: the emulated AMD Secure Processor with its PSP driver (`/dev/sev`),
 //! and KVM's host-wide ASID bitmap.
 
-use super::ModelConfig;
-use super::crypto::{ModelRng, kdf};
-use super::fw::{Firmware, lock};
-use super::identity::Identity;
-use super::store::Store;
-use super::vm::ModelVm;
 use crate::certs::{Algo, AmdCert, Usage};
 use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::model::firmware::crypto::{ModelRng, kdf};
+use crate::model::firmware::identity::Identity;
+use crate::model::firmware::store::Store;
+use crate::model::firmware::{Firmware, lock};
+use crate::model::kernel::vm::ModelVm;
 use crate::status::Command;
 use crate::transport::{Backend, Errno, PlatformTransport, VmTransport};
 use crate::uapi::sev_issue_cmd;
@@ -94,10 +94,10 @@ impl ModelPlatform {
     }
 
     /// The emulated AMD ASK ‖ ARK, as AMD's key server serves them for a real chip's
-    /// generation (the model's test-only root, see [`super::test_root`]).
+    /// generation (the model's test-only root, see [`crate::certs::sev::test_root`]).
     pub fn amd_ask_ark(&self) -> Vec<u8> {
-        let mut v = super::test_root::ASK_CERT.to_vec();
-        v.extend_from_slice(super::test_root::ARK_CERT);
+        let mut v = crate::certs::sev::test_root::ASK_CERT.to_vec();
+        v.extend_from_slice(crate::certs::sev::test_root::ARK_CERT);
         v
     }
 
@@ -109,8 +109,9 @@ impl ModelPlatform {
         self.cek_signed
             .get_or_init(|| {
                 use rsa::pkcs8::DecodePrivateKey;
-                let key = rsa::RsaPrivateKey::from_pkcs8_der(super::test_root::ASK_KEY_PKCS8)
-                    .expect("the built-in test ASK key parses");
+                let key =
+                    rsa::RsaPrivateKey::from_pkcs8_der(crate::certs::sev::test_root::ASK_KEY_PKCS8)
+                        .expect("the built-in test ASK key parses");
                 let mut cek = self.fw.chip.cek_cert(self.fw.api2());
                 let sig = AmdCert::sign_sev_body(&key, cek.body())
                     .expect("RSA-PSS signing with the built-in key works");

@@ -6,9 +6,9 @@
 //! caller's buffer even when the firmware failed, the model writes nothing but the length
 //! fields, so a short buffer is never overrun.
 
-use super::fw::{PState, lock};
-use super::platform::ModelPlatform;
-use super::uaccess::{
+use crate::model::firmware::{PState, lock};
+use crate::model::kernel::platform::ModelPlatform;
+use crate::model::kernel::uaccess::{
     Fail, KMALLOC_MAX, copy_to_user, copy_user_blob, issued, read_struct, write_struct,
 };
 use crate::transport::Errno;

@@ -18,9 +18,9 @@ use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArr
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::crypto::aes128_ctr;
+use crate::model::firmware::crypto::aes128_ctr;
 #[cfg(target_arch = "x86_64")]
-use super::memcrypt_ni::{self, Fuse, NiKey};
+use crate::model::mem::memcrypt_ni::{self, Fuse, NiKey};
 use cipher::{KeyIvInit, StreamCipher};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -4,7 +4,7 @@
 //! and the platform state rules of INIT, PLATFORM_RESET and the key commands.
 
 use super::*;
-use crate::model::guest::Start;
+use crate::model::firmware::sev::guest::Start;
 
 fn fw(asids: u32) -> Firmware {
     Firmware::new(

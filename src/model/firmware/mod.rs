@@ -9,13 +9,18 @@
 //! bookkeeping; each guest has its own mutex for the heavy work (memory encryption, hashing),
 //! taken after `st` when both are needed. The random generator's mutex is a leaf.
 
-use super::FwResult;
-use super::crypto::ModelRng;
-use super::guest::{Act, GState, Guest, GuestCell};
-use super::identity::{Chip, Identity, new_oca, new_pdh, new_pek, pek_csr};
-use super::store::Store;
+pub(crate) mod crypto;
+pub(crate) mod identity;
+pub(crate) mod sev;
+pub(crate) mod store;
+
 use crate::certs::{AmdCert, SevCert, Usage};
 use crate::log::Level;
+use crate::model::FwResult;
+use crate::model::firmware::crypto::ModelRng;
+use crate::model::firmware::identity::{Chip, Identity, new_oca, new_pdh, new_pek, pek_csr};
+use crate::model::firmware::sev::guest::{Act, GState, Guest, GuestCell};
+use crate::model::firmware::store::Store;
 use crate::sev_log;
 use crate::status::fw;
 use std::collections::BTreeMap;
@@ -106,7 +111,8 @@ impl Firmware {
         store: Option<Store>,
     ) -> Firmware {
         let chip = Chip::derive(&chip_seed);
-        let ark = AmdCert::from_bytes(super::test_root::ARK_CERT).expect("built-in test ARK");
+        let ark =
+            AmdCert::from_bytes(crate::certs::sev::test_root::ARK_CERT).expect("built-in test ARK");
         Firmware {
             api,
             slots: (n_asids as usize).min(MAX_GUESTS),
@@ -318,7 +324,7 @@ impl Firmware {
         let mut merged = new_pek;
         merged.copy_slot_from(free, &cur.cert, cek_slot);
         let mut new = st.ident.clone();
-        new.oca = Some(super::identity::Oca {
+        new.oca = Some(crate::model::firmware::identity::Oca {
             key: None,
             cert: oca,
         });
@@ -570,5 +576,4 @@ pub(crate) fn cert_status(e: crate::certs::CertError) -> u32 {
 }
 
 #[cfg(test)]
-#[path = "fw_tests.rs"]
 mod tests;

@@ -38,7 +38,7 @@ impl From<Errno> for Fail {
 
 /// Record a firmware command's status in the ioctl's `error` field (as the PSP driver does
 /// for every command it issues) and turn a failure into [`Fail::Fw`].
-pub(crate) fn issued<T>(error: &mut u32, r: super::FwResult<T>) -> Result<T, Fail> {
+pub(crate) fn issued<T>(error: &mut u32, r: crate::model::FwResult<T>) -> Result<T, Fail> {
     match r {
         Ok(v) => {
             *error = 0;

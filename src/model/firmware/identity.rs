@@ -2,8 +2,8 @@
 //! its GET_ID value, the CEK derived from it, and the persistent OCA / PEK / PDH with their
 //! certificates.
 
-use super::crypto::{ModelRng, kdf};
 use crate::certs::{Algo, SevCert, Usage};
+use crate::model::firmware::crypto::{ModelRng, kdf};
 use p384::ecdsa::SigningKey;
 use p384::elliptic_curve::ops::Reduce;
 use p384::elliptic_curve::sec1::ToEncodedPoint;

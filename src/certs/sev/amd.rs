@@ -1,6 +1,6 @@
 //! AMD's ARK / ASK certificate format (`sev-spec` §5.6), RSA-PSS.
 
-use super::{CertError, be_to_le, le_to_be};
+use crate::certs::{CertError, be_to_le, le_to_be};
 use rsa::BigUint;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
 use sha2::{Sha256, Sha384};
@@ -285,13 +285,14 @@ mod tests {
     #[test]
     fn chain_file_splits_into_ask_and_ark() {
         let chain = data("rome/chain.bin");
-        let tail = &chain[4 * super::super::sev::SIZE..];
+        let tail = &chain[4 * crate::certs::sev::cert::SIZE..];
         let (ask, ark) = AmdCert::parse_ask_ark(tail).unwrap();
         assert_eq!(ask.key_usage(), USAGE_ASK);
         assert_eq!(ark.key_usage(), USAGE_ARK);
         ask.verify_signed_by(&ark).unwrap();
         let naples = data("naples/chain.bin");
-        let (ask, ark) = AmdCert::parse_ask_ark(&naples[4 * super::super::sev::SIZE..]).unwrap();
+        let (ask, ark) =
+            AmdCert::parse_ask_ark(&naples[4 * crate::certs::sev::cert::SIZE..]).unwrap();
         assert_eq!(ark.modulus_bits(), 2048);
         ask.verify_signed_by(&ark).unwrap();
     }

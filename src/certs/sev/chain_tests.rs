@@ -307,10 +307,10 @@ fn synthetic(ask: &AmdCert, ask_key: &rsa::RsaPrivateKey, ark: &AmdCert) -> Chai
 
 fn test_root() -> (AmdCert, rsa::RsaPrivateKey, AmdCert) {
     use rsa::pkcs8::DecodePrivateKey;
-    let t = &crate::model::test_root::ASK_KEY_PKCS8;
+    let t = &crate::certs::sev::test_root::ASK_KEY_PKCS8;
     let key = rsa::RsaPrivateKey::from_pkcs8_der(t).unwrap();
-    let ask = AmdCert::from_bytes(crate::model::test_root::ASK_CERT).unwrap();
-    let ark = AmdCert::from_bytes(crate::model::test_root::ARK_CERT).unwrap();
+    let ask = AmdCert::from_bytes(crate::certs::sev::test_root::ASK_CERT).unwrap();
+    let ark = AmdCert::from_bytes(crate::certs::sev::test_root::ARK_CERT).unwrap();
     (ask, key, ark)
 }
 

@@ -174,7 +174,7 @@ fn test_root_fingerprint() -> Option<[u8; 48]> {
     use std::sync::OnceLock;
     static FP: OnceLock<Option<[u8; 48]>> = OnceLock::new();
     *FP.get_or_init(|| {
-        AmdCert::from_bytes(crate::model::test_root::ARK_CERT)
+        AmdCert::from_bytes(crate::certs::sev::test_root::ARK_CERT)
             .ok()
             .map(|c| fingerprint(&c))
     })
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn test_root_is_recognised_only_by_its_exact_key() {
-        let ark = AmdCert::from_bytes(crate::model::test_root::ARK_CERT).unwrap();
+        let ark = AmdCert::from_bytes(crate::certs::sev::test_root::ARK_CERT).unwrap();
         assert_eq!(ark.key_id(), TEST_ARK_KEY_ID);
         assert_eq!(identify(&ark), RootKind::TestOnly);
         // Same key id, different modulus: unknown.

@@ -1,6 +1,6 @@
 //! Regenerates the firmware model's TEST-ONLY AMD root (ARK and ASK, RSA-4096, AMD's format).
 //!
-//! Run once, by hand: `cargo run --release --example gen_test_root -- src/model/testroot`
+//! Run once, by hand: `cargo run --release --example gen_test_root -- src/certs/sev/testroot`
 //! (the example is declared in `Cargo.toml`).
 //! The output is checked in and compiled into libsev; libsev never generates RSA-4096 keys at
 //! run time. The ASK's private key is shipped on purpose (the model signs each emulated chip's

@@ -20,9 +20,9 @@
 //! new identity, never a mixture. Leftover temporary files (from a crash) are ignored.
 //! Writers and readers of one directory are serialised with `flock` on a lock file.
 
-use super::identity::{Identity, Oca, Pdh, Pek};
 use crate::certs::{SevCert, Usage};
 use crate::error::{Error, Result};
+use crate::model::firmware::identity::{Identity, Oca, Pdh, Pek};
 use crate::status::Status;
 use p384::ecdsa::SigningKey;
 use sha2::{Digest, Sha256};
@@ -356,8 +356,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::crypto::ModelRng;
-    use crate::model::identity::{Chip, new_oca, new_pdh, new_pek};
+    use crate::model::firmware::crypto::ModelRng;
+    use crate::model::firmware::identity::{Chip, new_oca, new_pdh, new_pek};
 
     fn tempdir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!(

@@ -1,6 +1,7 @@
 //! The SEV certificate (0x824 bytes; `sev-spec` §5.1–5.5).
 
-use super::{CertError, amd::AmdCert, be_to_le, le_to_be};
+use super::amd::AmdCert;
+use crate::certs::{CertError, be_to_le, le_to_be};
 use p384::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p384::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p384::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
