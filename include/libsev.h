@@ -47,6 +47,11 @@
 #define LIBSEV_CHAIN_LINK_COUNT 8
 
 /**
+ * Size of a launch digest (SHA-256).
+ */
+#define LIBSEV_LAUNCH_DIGEST_LEN 32
+
+/**
  * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
  */
 #define LIBSEV_MNONCE_LEN 16
@@ -605,6 +610,15 @@ typedef uint32_t libsev_command;
 typedef struct libsev_guest libsev_guest;
 
 /**
+ * A launch digest being built: SHA-256 over the bytes the hypervisor encrypts with
+ * LAUNCH_UPDATE_DATA (and, for SEV-ES, LAUNCH_UPDATE_VMSA), in command order. How the data is
+ * split into calls does not matter. Holds no secret.
+ *
+ * Thread safety: use a handle from one thread at a time; distinct handles are independent.
+ */
+typedef struct libsev_launch_digest libsev_launch_digest;
+
+/**
  * A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
  * TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
  * and, after `_verify_measurement`, the verified measurement.
@@ -983,6 +997,62 @@ libsev_status libsev_chain_verify_blob_root(const uint8_t *chain,
                                             uint32_t flags,
                                             struct libsev_chain_result *out,
                                             struct libsev_error *err);
+
+/**
+ * Create an empty launch digest. `*out` is set only on success
+ * (`LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `out`).
+ *
+ * # Safety
+ * `out` must be NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_new(struct libsev_launch_digest **out,
+                                       struct libsev_error *err);
+
+/**
+ * Add the next `len` bytes the hypervisor passes to LAUNCH_UPDATE_DATA. `data` may be NULL
+ * when `len` is 0.
+ *
+ * # Safety
+ * `digest` NULL or a live handle not used by another thread; `data` readable for `len`;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_update(struct libsev_launch_digest *digest,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          struct libsev_error *err);
+
+/**
+ * Write the digest of everything added so far (`LIBSEV_LAUNCH_DIGEST_LEN` = 32 bytes) to
+ * `digest_out`. The builder stays usable: more data may follow.
+ *
+ * # Safety
+ * `digest` NULL or a live handle; `digest_out` NULL or 32 writable bytes; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_value(const struct libsev_launch_digest *digest,
+                                         uint8_t *digest_out,
+                                         struct libsev_error *err);
+
+/**
+ * Free a launch digest (NULL is a no-op).
+ *
+ * # Safety
+ * `digest` NULL or a handle from `libsev_launch_digest_new`, not freed before and not used
+ * afterwards.
+ */
+void libsev_launch_digest_free(struct libsev_launch_digest *digest);
+
+/**
+ * The message of the handle's last failure ("" if none, or for NULL); valid until the next
+ * failing call on the same handle.
+ *
+ * # Safety
+ * `digest` NULL or a live handle.
+ */
+const char *libsev_launch_digest_last_error(const struct libsev_launch_digest *digest);
 
 /**
  * Create a guest on a new VM: KVM platforms open `/dev/kvm` and create a VM of the default

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod chain_root;
+pub mod digest;
 pub mod guest;
 pub mod model;
 pub mod model_names;
