@@ -5,16 +5,20 @@
 #                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
 #   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
+#   make uninstalled     build/libsev-uninstalled.pc: build C programs against the build tree
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
 #   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
 #   make header          regenerate include/libsev.h even if no source changed
 #   make symbols         regenerate include/libsev.symbols from the built libsev.so
-#   make bench           run the Rust benchmarks (release)
+#   make bench           run the Rust and the C benchmarks (release; C through the staged install)
 #   make bench-tool      libsev-tool measure against the Python sev-snp-measure (same run)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS (src/fuzz, SECURITY.md)
 #   make soak            SOAK_CYCLES launches and frees on one platform (release)
 #   make clean           remove build/ and cargo's target directory
+
+# bash: the bench recipes read PIPESTATUS.
+SHELL := /bin/bash
 
 CARGO ?= cargo
 ifeq ($(origin CC),default)
@@ -78,7 +82,8 @@ HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
 .PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
-	check-header-compile check-symbols check-soname stage check-c-tests
+	check-header-compile check-symbols check-soname stage check-c-tests uninstalled check-in-tree \
+	bench-rust bench-c
 
 all: lib tool preload
 
@@ -151,6 +156,37 @@ native-static-libs:
 	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs
 
 # ---------------------------------------------------------------------------------------------
+# in-tree use: build and run C programs against the build tree, without installing
+
+# build/uninstalled/lib holds links to cargo's output under the names a linker and the loader
+# look for (libsev.so, the soname libsev.so.0, libsev.a); the .pc file points there and at
+# include/, and links with an rpath so the program runs without LD_LIBRARY_PATH.
+UNINST_LIB := $(BUILD)/uninstalled/lib
+
+uninstalled: lib
+	@mkdir -p $(UNINST_LIB)
+	ln -sfn $(abspath $(SO)) $(UNINST_LIB)/libsev.so
+	ln -sfn $(abspath $(SO)) $(UNINST_LIB)/$(SONAME)
+	ln -sfn $(abspath $(STATIC_LIB)) $(UNINST_LIB)/libsev.a
+	sed -e 's|@TREE@|$(CURDIR)|g' -e 's|@LIBDIR@|$(UNINST_LIB)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|g' \
+	    pkgconfig/libsev-uninstalled.pc.in > $(BUILD)/libsev-uninstalled.pc
+	@echo "build/libsev-uninstalled.pc: PKG_CONFIG_PATH=$(BUILD) pkg-config --cflags --libs libsev"
+
+# One C test built through build/libsev-uninstalled.pc and run with no LD_LIBRARY_PATH: it
+# must load the build tree's libsev.so.0 (found through the rpath).
+check-in-tree: uninstalled
+	@echo "== a C program built and run against the build tree (no install)"
+	@mkdir -p $(BUILD)/in-tree
+	$(CC) -std=c99 -Wall -Wextra -Werror -g c-tests/smoke.c -o $(BUILD)/in-tree/smoke \
+	    $$(PKG_CONFIG_PATH=$(BUILD) PKG_CONFIG_LIBDIR=$(BUILD) pkg-config --cflags --libs libsev)
+	@lib=$$(env -u LD_LIBRARY_PATH ldd $(BUILD)/in-tree/smoke | awk '/libsev\.so/ { print $$3 }'); \
+	    case "$$lib" in $(UNINST_LIB)/$(SONAME)) ;; \
+	    *) echo "the program loads libsev from '$$lib', not $(UNINST_LIB)"; exit 1 ;; esac
+	env -u LD_LIBRARY_PATH $(BUILD)/in-tree/smoke
+	@echo ok
+
+# ---------------------------------------------------------------------------------------------
 # generated files
 
 # build.rs rewrites the header whenever a file under src/ changes; this forces it.
@@ -180,12 +216,32 @@ demo-es: stage
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
 
-bench:
-	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \
-	    $(CARGO) bench; \
-	else \
-	    echo "bench: no [[bench]] targets in Cargo.toml yet"; \
-	fi
+# `make bench`: the Rust benchmarks (src/benches, through the Rust API), then the same figures
+# from C programs (c-tests/bench) built against the staged install through pkg-config, then
+# both same-run ratios side by side (c-tests/bench/compare.sh). LIBSEV_BENCH_MIB sets the size
+# (1024 MiB by default) for both.
+BENCH_OUT := $(BUILD)/bench
+BENCH_C := model migration
+BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
+
+bench: bench-rust bench-c
+	@bash c-tests/bench/compare.sh $(BENCH_OUT)/rust.txt $(BENCH_OUT)/c.txt
+
+bench-rust:
+	@mkdir -p $(BENCH_OUT)
+	@echo "== Rust benchmarks (src/benches)"
+	$(CARGO) bench 2>&1 | tee $(BENCH_OUT)/rust.txt; test $${PIPESTATUS[0]} -eq 0
+
+bench-c: stage
+	@mkdir -p $(BENCH_OUT)
+	@echo "== C benchmarks (c-tests/bench) against the staged install"
+	@rm -f $(BENCH_OUT)/c.txt
+	@for b in $(BENCH_C); do \
+	    $(CC) $(BENCH_CFLAGS) c-tests/bench/$$b.c -o $(BENCH_OUT)/$$b \
+	        $$($(STAGE_PKG_CONFIG) --cflags --libs libsev) || exit 1; \
+	    LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BENCH_OUT)/$$b | tee -a $(BENCH_OUT)/c.txt; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # Fuzzing (not part of `check`): cargo-fuzz with the stable toolchain via RUSTC_BOOTSTRAP=1
 # (see src/fuzz/run.sh). Seeds are generated from the shared test data at run time.
@@ -219,6 +275,7 @@ check:
 	@$(MAKE) --no-print-directory check-header-compile
 	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-soname
+	@$(MAKE) --no-print-directory check-in-tree
 	@$(MAKE) --no-print-directory stage
 	@$(MAKE) --no-print-directory check-c-tests
 	@$(MAKE) --no-print-directory check-tool

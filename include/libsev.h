@@ -215,7 +215,8 @@ typedef uint32_t libsev_log_level;
  * * 3000–3099: the built-in firmware model (configuration, state directory);
  * * 9000–9099: libsev itself (a caught panic: a bug, please report it).
  *
- * Numbers are never reused. `libsev_status_str()` gives a static description of each.
+ * Numbers are never reused. A status marked "Reserved" is not produced by this version
+ * (its number stays assigned). `libsev_status_str()` gives a static description of each.
  */
 enum libsev_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -244,6 +245,8 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_LENGTH = 4,
     /**
      * An address or length is not aligned as the command requires (16 bytes for data paths).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_UNALIGNED = 5,
     /**
@@ -252,6 +255,8 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_STRING = 6,
     /**
      * A handle of the wrong kind or for another platform was passed.
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_WRONG_HANDLE = 7,
     /**
@@ -260,10 +265,14 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_STATE = 100,
     /**
      * The guest has not been initialised for SEV (call `libsev_guest_init` first).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_NOT_INITIALIZED = 101,
     /**
      * The guest was already initialised for SEV.
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_ALREADY_INITIALIZED = 102,
     /**
@@ -424,6 +433,8 @@ enum libsev_status
     LIBSEV_STATUS_MEASUREMENT_MISMATCH = 2005,
     /**
      * A cryptographic operation failed (bad key, point not on curve).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_CRYPTO_ERROR = 2006,
     /**
@@ -529,6 +540,11 @@ enum libsev_root_kind
      * The built-in firmware model's test-only root.
      */
     LIBSEV_ROOT_TEST_ONLY = 2,
+    /**
+     * The root the caller supplied as bytes (`libsev_chain_verify_root`,
+     * `libsev_chain_verify_blob_root`): trusted because the caller said so.
+     */
+    LIBSEV_ROOT_SUPPLIED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -687,7 +703,8 @@ typedef struct libsev_chain_result {
      */
     uint32_t generation;
     /**
-     * A static string: `"naples"` … `"turin"`, `"test-only"` or `"unknown"`. Never NULL.
+     * A static string: `"naples"` … `"turin"`, `"test-only"`, `"supplied"` or `"unknown"`.
+     * Never NULL.
      */
     const char *generation_name;
     /**
@@ -852,25 +869,7 @@ typedef struct libsev_guest_status_info {
 } libsev_guest_status_info;
 
 /**
- * The verified contents of a legacy attestation report.
- */
-typedef struct libsev_attestation_info {
-    /**
-     * The MNONCE given to the ATTESTATION command (compare it with yours).
-     */
-    uint8_t mnonce[16];
-    /**
-     * The launch digest the firmware saved at LAUNCH_MEASURE.
-     */
-    uint8_t launch_digest[32];
-    /**
-     * The guest policy.
-     */
-    uint32_t policy;
-} libsev_attestation_info;
-
-/**
- * How to build a model platform (`libsev_platform_new_emulated`). Fill it with
+ * How to build a model platform (`libsev_platform_new_model`). Fill it with
  * `libsev_model_config_init` first, then change what you need.
  */
 typedef struct libsev_model_config {
@@ -902,6 +901,24 @@ typedef struct libsev_model_config {
      */
     uint32_t asids;
 } libsev_model_config;
+
+/**
+ * The verified contents of a legacy attestation report.
+ */
+typedef struct libsev_attestation_info {
+    /**
+     * The MNONCE given to the ATTESTATION command (compare it with yours).
+     */
+    uint8_t mnonce[16];
+    /**
+     * The launch digest the firmware saved at LAUNCH_MEASURE.
+     */
+    uint8_t launch_digest[32];
+    /**
+     * The guest policy.
+     */
+    uint32_t policy;
+} libsev_attestation_info;
 
 /**
  * `PLATFORM_STATUS` as `libsev_platform_status` returns it.
@@ -1043,7 +1060,9 @@ libsev_status libsev_chain_verify(const uint8_t *pdh,
 /**
  * Like `libsev_chain_verify`, for chains stored as one blob:
  * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK` (4 × 2084 bytes) with `ask_ark` = `ASK ‖ ARK`, or
- * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0.
+ * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0;
+ * * `cek`: optional (NULL, 0), a CEK (2084 bytes) replacing the blob's, as for
+ *   `libsev_chain_verify` (added after 0.1.0, whose blob form had no `cek` arguments).
  *
  * # Safety
  * As for `libsev_chain_verify`.
@@ -1051,6 +1070,8 @@ libsev_status libsev_chain_verify(const uint8_t *pdh,
 LIBSEV_MUST_USE
 libsev_status libsev_chain_verify_blob(const uint8_t *chain,
                                        size_t chain_len,
+                                       const uint8_t *cek,
+                                       size_t cek_len,
                                        const uint8_t *ask_ark,
                                        size_t ask_ark_len,
                                        uint32_t flags,
@@ -1061,6 +1082,64 @@ libsev_status libsev_chain_verify_blob(const uint8_t *chain,
  * A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
  */
 const char *libsev_chain_link_str(uint32_t link);
+
+/**
+ * `libsev_chain_verify` that also trusts the ARK `root` (`root_len` bytes in AMD's
+ * certificate format, e.g. the second half of the `ASK ‖ ARK` the private CA distributes;
+ * 576 bytes for RSA-2048, 1088 for RSA-4096).
+ *
+ * A chain ending at exactly that key (SHA-384 of its signed bytes, as roots are pinned) is
+ * accepted with `libsev_chain_result.root_kind` = `LIBSEV_ROOT_SUPPLIED` and
+ * `generation_name` `"supplied"`; AMD's roots are still accepted (and reported as AMD's);
+ * any other root fails as without it (`LIBSEV_STATUS_UNKNOWN_ROOT`,
+ * `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`). Giving the model's test root here trusts it without
+ * `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (the caller named its exact bytes). Every link is checked
+ * exactly as by `libsev_chain_verify`.
+ *
+ * `root` is required (`LIBSEV_STATUS_NULL_ARGUMENT`, `LIBSEV_STATUS_INVALID_LENGTH` when
+ * empty); one that is not an ARK fails with `LIBSEV_STATUS_BAD_CERTIFICATE` before anything
+ * is verified (`out` is not written). Other arguments, statuses and `out` as for
+ * `libsev_chain_verify`.
+ *
+ * Thread safety: no shared state; call from any thread.
+ *
+ * # Safety
+ * As for `libsev_chain_verify`; `root` must point to `root_len` readable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify_root(const uint8_t *pdh,
+                                       size_t pdh_len,
+                                       const uint8_t *plat_certs,
+                                       size_t plat_certs_len,
+                                       const uint8_t *cek,
+                                       size_t cek_len,
+                                       const uint8_t *ask_ark,
+                                       size_t ask_ark_len,
+                                       const uint8_t *root,
+                                       size_t root_len,
+                                       uint32_t flags,
+                                       struct libsev_chain_result *out,
+                                       struct libsev_error *err);
+
+/**
+ * `libsev_chain_verify_blob` that also trusts the ARK `root`, as `libsev_chain_verify_root`
+ * describes.
+ *
+ * # Safety
+ * As for `libsev_chain_verify_root`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify_blob_root(const uint8_t *chain,
+                                            size_t chain_len,
+                                            const uint8_t *cek,
+                                            size_t cek_len,
+                                            const uint8_t *ask_ark,
+                                            size_t ask_ark_len,
+                                            const uint8_t *root,
+                                            size_t root_len,
+                                            uint32_t flags,
+                                            struct libsev_chain_result *out,
+                                            struct libsev_error *err);
 
 /**
  * Create an empty launch digest. `*out` is set only on success
@@ -1715,6 +1794,9 @@ libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
                                              struct libsev_error *err);
 
 /**
+ * Deprecated 0.1 name of `libsev_platform_model_ask_ark`: the same function, kept
+ * so that 0.1 callers build and link.
+ *
  * The emulated AMD certificates `ASK ‖ ARK` of the model's test-only root (the layout AMD
  * distributes for a product; pass them as `ask_ark` to `libsev_chain_verify` together with
  * `LIBSEV_VERIFY_ALLOW_TEST_ROOT`). Buffer rule: a NULL or short `buf` gives
@@ -1734,6 +1816,9 @@ libsev_status libsev_platform_emulated_ask_ark(const struct libsev_platform *pla
                                                struct libsev_error *err);
 
 /**
+ * Deprecated 0.1 name of `libsev_platform_model_cek`: the same function, kept
+ * so that 0.1 callers build and link.
+ *
  * This model chip's CEK (`LIBSEV_SEV_CERT_LEN` bytes) signed by the emulated ASK, as AMD's
  * key server serves a real chip's CEK for its chip id (PDH_CERT_EXPORT's CEK is unsigned).
  * Pass it as `cek` to `libsev_chain_verify`. Buffer rule and kernel-platform status as for
@@ -1748,6 +1833,63 @@ libsev_status libsev_platform_emulated_cek(const struct libsev_platform *platfor
                                            size_t len,
                                            size_t *out_len,
                                            struct libsev_error *err);
+
+/**
+ * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
+ * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
+ * host; its identity persists in `cfg->state_dir` when given. (0.1 name:
+ * `libsev_platform_new_emulated`, kept as a deprecated alias.)
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
+ * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+ * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
+ *
+ * # Safety
+ * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
+ * writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_new_model(const struct libsev_model_config *cfg,
+                                        struct libsev_platform **out,
+                                        struct libsev_error *err);
+
+/**
+ * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
+ * (0.1 name: `libsev_platform_is_emulated`, kept as a deprecated alias.)
+ *
+ * # Safety
+ * `platform` must be NULL or a live handle.
+ */
+bool libsev_platform_is_model(const struct libsev_platform *platform);
+
+/**
+ * The model's `ASK ‖ ARK` (its test-only root), as `libsev_platform_emulated_ask_ark`
+ * describes (its 0.1 name, kept as a deprecated alias).
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_model_ask_ark(const struct libsev_platform *platform,
+                                            uint8_t *buf,
+                                            size_t len,
+                                            size_t *out_len,
+                                            struct libsev_error *err);
+
+/**
+ * The model chip's KDS-signed CEK, as `libsev_platform_emulated_cek` describes (its 0.1 name,
+ * kept as a deprecated alias).
+ *
+ * # Safety
+ * As for `libsev_platform_model_ask_ark`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_model_cek(const struct libsev_platform *platform,
+                                        uint8_t *buf,
+                                        size_t len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
 
 /**
  * Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
@@ -2009,6 +2151,9 @@ libsev_status libsev_platform_open_kvm_without_sev(struct libsev_platform **out,
 LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
 
 /**
+ * Deprecated 0.1 name of `libsev_platform_new_model`: the same function, kept
+ * so that 0.1 callers build and link.
+ *
  * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
  * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
  * host; its identity persists in `cfg->state_dir` when given.
@@ -2046,6 +2191,9 @@ void libsev_platform_free(struct libsev_platform *platform);
 const char *libsev_platform_last_error(const struct libsev_platform *platform);
 
 /**
+ * Deprecated 0.1 name of `libsev_platform_is_model`: the same function, kept
+ * so that 0.1 callers build and link.
+ *
  * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
  *
  * # Safety

@@ -55,6 +55,9 @@ pub enum libsev_root_kind {
     LIBSEV_ROOT_AMD = 1,
     /// The built-in firmware model's test-only root.
     LIBSEV_ROOT_TEST_ONLY = 2,
+    /// The root the caller supplied as bytes (`libsev_chain_verify_root`,
+    /// `libsev_chain_verify_blob_root`): trusted because the caller said so.
+    LIBSEV_ROOT_SUPPLIED = 3,
 }
 
 /// AMD EPYC generations with their own legacy-SEV root.
@@ -81,7 +84,8 @@ pub struct libsev_chain_result {
     pub root_kind: u32,
     /// A `libsev_amd_generation` (`LIBSEV_GENERATION_NONE` unless `root_kind` is AMD).
     pub generation: u32,
-    /// A static string: `"naples"` … `"turin"`, `"test-only"` or `"unknown"`. Never NULL.
+    /// A static string: `"naples"` … `"turin"`, `"test-only"`, `"supplied"` or `"unknown"`.
+    /// Never NULL.
     pub generation_name: *const c_char,
     /// The first failing link, root to leaf (`LIBSEV_LINK_NONE` when every link verified; the
     /// chain can still fail because of its root).
@@ -137,6 +141,11 @@ fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
             c"test-only".as_ptr(),
         ),
+        RootKind::Supplied => (
+            libsev_root_kind::LIBSEV_ROOT_SUPPLIED,
+            libsev_amd_generation::LIBSEV_GENERATION_NONE,
+            c"supplied".as_ptr(),
+        ),
         RootKind::Unknown => (
             libsev_root_kind::LIBSEV_ROOT_UNKNOWN,
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
@@ -163,7 +172,7 @@ fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
     }
 }
 
-fn options(flags: u32) -> Result<VerifyOptions> {
+pub(super) fn options(flags: u32) -> Result<VerifyOptions> {
     if flags & !LIBSEV_VERIFY_ALLOW_TEST_ROOT != 0 {
         return Err(Error::arg(format!(
             "unknown flags {:#x} (only LIBSEV_VERIFY_ALLOW_TEST_ROOT is defined)",
@@ -172,12 +181,17 @@ fn options(flags: u32) -> Result<VerifyOptions> {
     }
     Ok(VerifyOptions {
         allow_test_root: flags & LIBSEV_VERIFY_ALLOW_TEST_ROOT != 0,
+        ..VerifyOptions::default()
     })
 }
 
 /// Verify, write `out` (if not NULL) and return the verdict.
-fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Result<()> {
-    let report = chain.verify(options(flags)?);
+pub(super) fn verify_into(
+    chain: Chain,
+    options: VerifyOptions,
+    out: *mut libsev_chain_result,
+) -> Result<()> {
+    let report = chain.verify(options);
     let verdict = report
         .check()
         .map_err(|e| e.with_command(Command::LIBSEV_CMD_OWNER));
@@ -192,7 +206,7 @@ fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Resul
     verdict
 }
 
-fn owner_err(e: Error) -> Error {
+pub(super) fn owner_err(e: Error) -> Error {
     e.with_command(Command::LIBSEV_CMD_OWNER)
 }
 
@@ -237,18 +251,42 @@ pub unsafe extern "C" fn libsev_chain_verify(
         let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
         let cek = bytes_in(cek, cek_len, "cek")?;
         let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let mut chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
-        if !cek.is_empty() {
-            chain = chain.with_cek(cek).map_err(owner_err)?;
-        }
-        verify_into(chain, flags, out)
+        let opts = options(flags)?;
+        let chain = parts_chain(pdh, plat, cek, ask_ark)?;
+        verify_into(chain, opts, out)
     })
+}
+
+/// `Chain::from_parts` with the optional CEK replacement (empty `cek` = keep the chain's).
+pub(super) fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+    let chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
+    with_cek(chain, cek)
+}
+
+/// A blob chain (`PDH ‖ PEK ‖ OCA ‖ CEK` with `ask_ark`, or all six with empty `ask_ark`),
+/// with the optional CEK replacement.
+pub(super) fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+    let c = if ask_ark.is_empty() {
+        Chain::from_full(chain)
+    } else {
+        Chain::from_sev_chain(chain, ask_ark)
+    }
+    .map_err(owner_err)?;
+    with_cek(c, cek)
+}
+
+fn with_cek(chain: Chain, cek: &[u8]) -> Result<Chain> {
+    if cek.is_empty() {
+        return Ok(chain);
+    }
+    chain.with_cek(cek).map_err(owner_err)
 }
 
 /// Like `libsev_chain_verify`, for chains stored as one blob:
 /// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK` (4 × 2084 bytes) with `ask_ark` = `ASK ‖ ARK`, or
-/// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0.
+/// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0;
+/// * `cek`: optional (NULL, 0), a CEK (2084 bytes) replacing the blob's, as for
+///   `libsev_chain_verify` (added after 0.1.0, whose blob form had no `cek` arguments).
 ///
 /// # Safety
 /// As for `libsev_chain_verify`.
@@ -256,6 +294,8 @@ pub unsafe extern "C" fn libsev_chain_verify(
 pub unsafe extern "C" fn libsev_chain_verify_blob(
     chain: *const u8,
     chain_len: usize,
+    cek: *const u8,
+    cek_len: usize,
     ask_ark: *const u8,
     ask_ark_len: usize,
     flags: u32,
@@ -264,19 +304,14 @@ pub unsafe extern "C" fn libsev_chain_verify_blob(
 ) -> libsev_status {
     guard(err, None, || {
         let chain = nonempty(chain, chain_len, "chain")?;
+        let cek = bytes_in(cek, cek_len, "cek")?;
         let ask_ark = bytes_in(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let c = if ask_ark.is_empty() {
-            Chain::from_full(chain)
-        } else {
-            Chain::from_sev_chain(chain, ask_ark)
-        }
-        .map_err(owner_err)?;
-        verify_into(c, flags, out)
+        let opts = options(flags)?;
+        verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
     })
 }
 
-fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+pub(super) fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     if p.is_null() {
         return Err(Error::new(
             Status::LIBSEV_STATUS_NULL_ARGUMENT,
@@ -349,6 +384,8 @@ mod tests {
             libsev_chain_verify_blob(
                 full.as_ptr(),
                 full.len(),
+                std::ptr::null(),
+                0,
                 std::ptr::null(),
                 0,
                 0,
@@ -473,7 +510,17 @@ mod tests {
         for (p, n, flags, want) in cases {
             // SAFETY: p is NULL or valid for n bytes.
             let st = unsafe {
-                libsev_chain_verify_blob(p, n, std::ptr::null(), 0, flags, &mut out, &mut err)
+                libsev_chain_verify_blob(
+                    p,
+                    n,
+                    std::ptr::null(),
+                    0,
+                    std::ptr::null(),
+                    0,
+                    flags,
+                    &mut out,
+                    &mut err,
+                )
             };
             assert_eq!(st, want);
             assert_eq!(out.status, 42);
@@ -485,6 +532,8 @@ mod tests {
             libsev_chain_verify_blob(
                 full.as_ptr(),
                 full.len(),
+                std::ptr::null(),
+                0,
                 std::ptr::null(),
                 0,
                 0,

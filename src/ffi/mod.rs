@@ -16,10 +16,12 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 pub mod certs;
+pub mod chain_root;
 pub mod digest;
 pub mod es;
 pub mod guest;
 pub mod model;
+pub mod model_names;
 pub mod owner;
 pub mod platform;
 

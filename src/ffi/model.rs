@@ -28,6 +28,9 @@ fn model_of<'a>(p: &'a libsev_platform, call: &str) -> Result<&'a Arc<ModelPlatf
     })
 }
 
+/// Deprecated 0.1 name of `libsev_platform_model_ask_ark`: the same function, kept
+/// so that 0.1 callers build and link.
+///
 /// The emulated AMD certificates `ASK ‖ ARK` of the model's test-only root (the layout AMD
 /// distributes for a product; pass them as `ask_ark` to `libsev_chain_verify` together with
 /// `LIBSEV_VERIFY_ALLOW_TEST_ROOT`). Buffer rule: a NULL or short `buf` gives
@@ -54,6 +57,9 @@ pub unsafe extern "C" fn libsev_platform_emulated_ask_ark(
     })
 }
 
+/// Deprecated 0.1 name of `libsev_platform_model_cek`: the same function, kept
+/// so that 0.1 callers build and link.
+///
 /// This model chip's CEK (`LIBSEV_SEV_CERT_LEN` bytes) signed by the emulated ASK, as AMD's
 /// key server serves a real chip's CEK for its chip id (PDH_CERT_EXPORT's CEK is unsigned).
 /// Pass it as `cek` to `libsev_chain_verify`. Buffer rule and kernel-platform status as for

@@ -73,7 +73,7 @@ pub struct libsev_platform_status_info {
     pub guest_count: u32,
 }
 
-/// How to build a model platform (`libsev_platform_new_emulated`). Fill it with
+/// How to build a model platform (`libsev_platform_new_model`). Fill it with
 /// `libsev_model_config_init` first, then change what you need.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -262,6 +262,9 @@ fn model_config(cfg: *const libsev_model_config) -> Result<ModelConfig> {
     })
 }
 
+/// Deprecated 0.1 name of `libsev_platform_new_model`: the same function, kept
+/// so that 0.1 callers build and link.
+///
 /// A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
 /// of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
 /// host; its identity persists in `cfg->state_dir` when given.
@@ -315,6 +318,9 @@ pub unsafe extern "C" fn libsev_platform_last_error(
     }
 }
 
+/// Deprecated 0.1 name of `libsev_platform_is_model`: the same function, kept
+/// so that 0.1 callers build and link.
+///
 /// Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
 ///
 /// # Safety

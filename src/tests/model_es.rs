@@ -235,6 +235,7 @@ fn session(p: &Platform, policy: u32) -> Session {
     let v = chain
         .verified(VerifyOptions {
             allow_test_root: true,
+            ..Default::default()
         })
         .unwrap();
     Session::for_chain(&v, policy).unwrap()
