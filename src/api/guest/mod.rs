@@ -1,27 +1,37 @@
 //! [`Guest`]: one SEV VM and its `KVM_MEMORY_ENCRYPT_OP` commands, marshalled into the exact
 //! `kvm_sev_*` structs of the kernel ABI (`sev-spec` §1.4) and issued through the seam.
 //!
+//! This file holds the guest object and the commands about the VM itself (init, status,
+//! memory regions); the SEV commands sit by family in `launch` (LAUNCH_*, attestation),
+//! `migrate` (SEND_*, RECEIVE_*) and `debug` (DBG_*). SEV-ES and SEV-SNP code goes beside
+//! them (`api/es.rs`, `api/snp/`).
+//!
 //! libsev checks only what is plainly a caller error (NULL pointers, lengths that do not fit
 //! the kernel's 32-bit fields). Alignment, lengths the firmware defines and every state check
 //! are left to the kernel and the firmware (or the model), so the same code path runs on real
 //! hardware and in the model.
 
-use super::marshal::{finish, finish_hinted, finish_query, len_u32, non_null, reported_len, uaddr};
-use super::platform::{MAX_QUERY_LEN, Platform, ptr};
+use super::marshal::{finish, finish_hinted, non_null};
+use super::platform::{Platform, ptr};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status};
 use crate::transport::{Backend, Errno, VmTransport};
-use crate::uapi::{
-    kvm_cmd, kvm_enc_region, kvm_sev_attestation_report, kvm_sev_cmd, kvm_sev_dbg,
-    kvm_sev_guest_status, kvm_sev_init, kvm_sev_launch_measure, kvm_sev_launch_secret,
-    kvm_sev_launch_start, kvm_sev_launch_update_data, kvm_sev_receive_start,
-    kvm_sev_receive_update_data, kvm_sev_send_start, kvm_sev_send_update_data, sizes,
-};
+use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_guest_status, kvm_sev_init};
 use std::os::fd::RawFd;
 
-/// Largest `LAUNCH_UPDATE_DATA` libsev issues at once; longer ranges are split (the length
-/// field is 32 bits). A multiple of 4096, so every piece keeps the first one's alignment.
-pub(crate) const UPDATE_CHUNK: usize = 1 << 31;
+mod debug;
+mod launch;
+mod migrate;
+
+/// Where an output fetched into a caller's buffer went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// The command ran and wrote this many bytes at the start of the buffer.
+    Written(usize),
+    /// The buffer cannot hold the output, which needs this many bytes: only the firmware's
+    /// length query ran (no state changed) and the buffer was not written.
+    TooSmall(usize),
+}
 
 /// `GUEST_STATUS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +82,22 @@ impl Guest {
         Ok(Self::with_vm(platform, vm))
     }
 
-    /// Use the caller's VM fd; libsev never closes it.
+    /// Use the caller's VM fd; libsev never closes it. A negative fd is
+    /// `LIBSEV_STATUS_INVALID_ARGUMENT`, one that is not open `LIBSEV_STATUS_BAD_FD` (EBADF),
+    /// on every platform, before the transport sees it; both are argument checks
+    /// (`LIBSEV_CMD_NONE`).
     pub fn attach(platform: &Platform, vm_fd: RawFd) -> Result<Guest> {
         if vm_fd < 0 {
-            return Err(Error::arg(format!("the VM fd {vm_fd} is negative"))
-                .with_command(Command::LIBSEV_CMD_CREATE_VM));
+            return Err(Error::arg(format!("the VM fd {vm_fd} is negative")));
+        }
+        if !crate::transport::kvm::fd_is_open(vm_fd) {
+            return Err(Error {
+                status: Status::LIBSEV_STATUS_BAD_FD,
+                fw_error: 0,
+                os_errno: libc::EBADF,
+                command: Command::LIBSEV_CMD_NONE,
+                message: format!("the VM fd {vm_fd} is not an open file descriptor"),
+            });
         }
         let vm = platform
             .transport()
@@ -161,6 +182,41 @@ impl Guest {
         self.done(command, r, fw, String::new)
     }
 
+    /// Fetch an output of the firmware whose size is normally `known` straight into `buf`:
+    /// one call when `buf` holds `known` bytes; the length query only when it does not (or
+    /// when the firmware refuses `known` as too short, which no SEV firmware does), then the
+    /// call if `buf` holds what the query reported. `call` issues the command into the buffer
+    /// it is given (whose length is what it must pass) and returns the bytes written.
+    fn fetch_into(
+        &mut self,
+        known: usize,
+        buf: &mut [u8],
+        mut query: impl FnMut(&mut Self) -> Result<usize>,
+        mut call: impl FnMut(&mut Self, &mut [u8]) -> Result<usize>,
+    ) -> Result<Fetched> {
+        if buf.len() >= known {
+            match call(self, &mut buf[..known]) {
+                Ok(n) => return Ok(Fetched::Written(n)),
+                Err(e) if e.fw_error == crate::status::fw::INVALID_LENGTH => {
+                    let need = query(self)?;
+                    if need <= known {
+                        return Err(e);
+                    }
+                    if buf.len() < need {
+                        return Ok(Fetched::TooSmall(need));
+                    }
+                    return call(self, &mut buf[..need]).map(Fetched::Written);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let need = query(self)?;
+        if buf.len() < need {
+            return Ok(Fetched::TooSmall(need));
+        }
+        call(self, &mut buf[..need]).map(Fetched::Written)
+    }
+
     /// `KVM_SEV_INIT`: make the VM an SEV guest (KVM initialises the platform if needed).
     pub fn init(&mut self) -> Result<()> {
         self.simple(Command::LIBSEV_CMD_INIT, kvm_cmd::INIT)?;
@@ -192,138 +248,12 @@ impl Guest {
         Ok(())
     }
 
-    /// `LAUNCH_START`: a new launch context with `policy`; `share_handle` 0 for a new key, or
-    /// the handle of a guest to share the key with; `godh` (the owner's DH certificate) and
-    /// `session` (the launch blob) both present for a secure channel, or both absent.
-    /// Returns (and remembers) the new handle.
-    pub fn launch_start(
-        &mut self,
-        policy: u32,
-        share_handle: u32,
-        godh: Option<&[u8]>,
-        session: Option<&[u8]>,
-    ) -> Result<u32> {
-        let c = Command::LIBSEV_CMD_LAUNCH_START;
-        self.platform.require_device(c)?;
-        let godh = godh.unwrap_or(&[]);
-        let session = session.unwrap_or(&[]);
-        let mut d = kvm_sev_launch_start {
-            handle: share_handle,
-            policy,
-            dh_uaddr: uaddr(godh),
-            dh_len: len_u32(c, "the GODH certificate", godh.len())?,
-            pad0: 0,
-            session_uaddr: uaddr(session),
-            session_len: len_u32(c, "the session blob", session.len())?,
-            pad1: 0,
-        };
-        // SAFETY: the struct is live; its addresses are 0 or readable slices of the given
-        // lengths that outlive the call.
-        let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_START, ptr(&mut d)) };
-        let h = d.handle;
-        self.done(c, r, fw, || format!(" (handle {h}, policy {policy:#x})"))?;
-        self.handle = h;
-        Ok(h)
-    }
-
-    /// `LAUNCH_UPDATE_DATA`: measure and encrypt `[addr, addr + len)` in place (zero copy).
-    /// Ranges longer than the 32-bit length field are issued in 2 GiB pieces. The firmware
-    /// requires 16-byte alignment of address and length.
-    ///
-    /// # Safety
-    /// `addr..addr+len` must be mapped, writable memory of this process, not accessed by
-    /// anyone else during the call (it is rewritten as ciphertext).
-    pub unsafe fn launch_update_data(&mut self, addr: *mut u8, len: usize) -> Result<()> {
-        let c = Command::LIBSEV_CMD_LAUNCH_UPDATE_DATA;
-        let base = non_null(c, "the guest memory pointer", addr)?;
-        let mut off = 0usize;
-        loop {
-            let n = (len - off).min(UPDATE_CHUNK);
-            let mut d = kvm_sev_launch_update_data {
-                uaddr: base + off as u64,
-                len: n as u32,
-                pad0: 0,
-            };
-            // SAFETY: the range is within the caller's region (function contract).
-            let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_UPDATE_DATA, ptr(&mut d)) };
-            self.done(c, r, fw, || format!(" ({n} bytes)"))?;
-            off += n;
-            if off >= len {
-                return Ok(());
-            }
-        }
-    }
-
     /// `LAUNCH_UPDATE_VMSA` (SEV-ES): encrypt and measure every vCPU's VMSA.
     pub fn launch_update_vmsa(&mut self) -> Result<()> {
         self.simple(
             Command::LIBSEV_CMD_LAUNCH_UPDATE_VMSA,
             kvm_cmd::LAUNCH_UPDATE_VMSA,
         )
-    }
-
-    /// The length-query half of `LAUNCH_MEASURE` (no state change).
-    pub fn launch_measure_len(&mut self) -> Result<usize> {
-        let c = Command::LIBSEV_CMD_LAUNCH_MEASURE;
-        let mut q = kvm_sev_launch_measure::default();
-        // SAFETY: a query (uaddr 0, len 0): only `len` is written back.
-        let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_MEASURE, ptr(&mut q)) };
-        let ql = q.len;
-        finish_query(c, r, fw, self.hint(), || format!("{ql} bytes"))?;
-        reported_len(c, "the measurement", ql, MAX_QUERY_LEN)
-    }
-
-    /// `LAUNCH_MEASURE`: the 48-byte launch measurement (MEASURE ‖ MNONCE); the guest moves to
-    /// LSECRET. The length is queried first, as `sev-spec` §1.7 describes.
-    pub fn launch_measure(&mut self) -> Result<[u8; sizes::MEASUREMENT]> {
-        let c = Command::LIBSEV_CMD_LAUNCH_MEASURE;
-        let n = self.launch_measure_len()?;
-        let mut buf = vec![0u8; n];
-        let mut d = kvm_sev_launch_measure {
-            uaddr: buf.as_mut_ptr() as u64,
-            len: n as u32,
-            pad0: 0,
-        };
-        // SAFETY: uaddr points to `len` writable bytes (buf) that outlive the call.
-        let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_MEASURE, ptr(&mut d)) };
-        let got = d.len as usize;
-        self.done(c, r, fw, || format!(" ({got} bytes)"))?;
-        fixed(c, "measurement", &buf, got)
-    }
-
-    /// `LAUNCH_SECRET`: inject a secret packet (header, encrypted payload) into guest memory at
-    /// `guest` (`guest_len` bytes, rewritten in place).
-    ///
-    /// # Safety
-    /// `guest..guest+guest_len` must be mapped, writable memory of this process, not accessed
-    /// by others during the call.
-    pub unsafe fn launch_secret(
-        &mut self,
-        hdr: &[u8],
-        guest: *mut u8,
-        guest_len: usize,
-        trans: &[u8],
-    ) -> Result<()> {
-        let c = Command::LIBSEV_CMD_LAUNCH_SECRET;
-        let mut d = kvm_sev_launch_secret {
-            hdr_uaddr: uaddr(hdr),
-            hdr_len: len_u32(c, "the packet header", hdr.len())?,
-            pad0: 0,
-            guest_uaddr: non_null(c, "the guest memory pointer", guest)?,
-            guest_len: len_u32(c, "the guest range", guest_len)?,
-            pad1: 0,
-            trans_uaddr: uaddr(trans),
-            trans_len: len_u32(c, "the encrypted secret", trans.len())?,
-            pad2: 0,
-        };
-        // SAFETY: hdr/trans are readable slices; the guest range is the caller's (contract).
-        let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_SECRET, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({guest_len} bytes)"))
-    }
-
-    /// `LAUNCH_FINISH`: the guest becomes RUNNING.
-    pub fn launch_finish(&mut self) -> Result<()> {
-        self.simple(Command::LIBSEV_CMD_LAUNCH_FINISH, kvm_cmd::LAUNCH_FINISH)
     }
 
     /// `GUEST_STATUS`.
@@ -344,253 +274,6 @@ impl Guest {
             )
         })?;
         Ok(s)
-    }
-
-    /// # Safety
-    /// See [`Guest::dbg_decrypt`].
-    unsafe fn dbg(
-        &mut self,
-        c: Command,
-        id: u32,
-        src: *const u8,
-        dst: *mut u8,
-        len: usize,
-    ) -> Result<()> {
-        let mut d = kvm_sev_dbg {
-            src_uaddr: non_null(c, "the source pointer", src)?,
-            dst_uaddr: non_null(c, "the destination pointer", dst)?,
-            len: len_u32(c, "the length", len)?,
-            pad0: 0,
-        };
-        // SAFETY: both ranges are the caller's (contract of dbg_decrypt/dbg_encrypt).
-        let (r, fw) = unsafe { self.op(id, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({len} bytes)"))
-    }
-
-    /// `DBG_DECRYPT`: guest-key ciphertext at `src` → plaintext at `dst` (policy must allow
-    /// debugging).
-    ///
-    /// # Safety
-    /// `src..src+len` readable and `dst..dst+len` writable memory of this process, not
-    /// accessed by others during the call.
-    pub unsafe fn dbg_decrypt(&mut self, src: *const u8, dst: *mut u8, len: usize) -> Result<()> {
-        let c = Command::LIBSEV_CMD_DBG_DECRYPT;
-        // SAFETY: forwarded contract.
-        unsafe { self.dbg(c, kvm_cmd::DBG_DECRYPT, src, dst, len) }
-    }
-
-    /// `DBG_ENCRYPT`: plaintext at `src` → guest-key ciphertext at `dst`.
-    ///
-    /// # Safety
-    /// As [`Guest::dbg_decrypt`].
-    pub unsafe fn dbg_encrypt(&mut self, src: *const u8, dst: *mut u8, len: usize) -> Result<()> {
-        let c = Command::LIBSEV_CMD_DBG_ENCRYPT;
-        // SAFETY: forwarded contract.
-        unsafe { self.dbg(c, kvm_cmd::DBG_ENCRYPT, src, dst, len) }
-    }
-
-    /// The length-query half of `GET_ATTESTATION_REPORT`.
-    pub fn attestation_report_len(&mut self, mnonce: [u8; 16]) -> Result<usize> {
-        let c = Command::LIBSEV_CMD_GET_ATTESTATION_REPORT;
-        let mut q = kvm_sev_attestation_report {
-            mnonce,
-            ..Default::default()
-        };
-        // SAFETY: a query (uaddr 0, len 0): only `len` is written back.
-        let (r, fw) = unsafe { self.op(kvm_cmd::GET_ATTESTATION_REPORT, ptr(&mut q)) };
-        let ql = q.len;
-        finish_query(c, r, fw, self.hint(), || format!("{ql} bytes"))?;
-        reported_len(c, "the attestation report", ql, MAX_QUERY_LEN)
-    }
-
-    /// `GET_ATTESTATION_REPORT` with the caller's nonce (length queried first).
-    pub fn attestation_report(&mut self, mnonce: [u8; 16]) -> Result<Vec<u8>> {
-        let c = Command::LIBSEV_CMD_GET_ATTESTATION_REPORT;
-        let n = self.attestation_report_len(mnonce)?;
-        let mut buf = vec![0u8; n];
-        let mut d = kvm_sev_attestation_report {
-            mnonce,
-            uaddr: buf.as_mut_ptr() as u64,
-            len: n as u32,
-            pad0: 0,
-        };
-        // SAFETY: uaddr points to `len` writable bytes (buf) that outlive the call.
-        let (r, fw) = unsafe { self.op(kvm_cmd::GET_ATTESTATION_REPORT, ptr(&mut d)) };
-        let got = (d.len as usize).min(n);
-        self.done(c, r, fw, || format!(" ({got} bytes)"))?;
-        buf.truncate(got);
-        Ok(buf)
-    }
-
-    /// The length-query half of `SEND_START`: the session blob's size (no state change).
-    pub fn send_start_session_len(&mut self) -> Result<usize> {
-        let c = Command::LIBSEV_CMD_SEND_START;
-        let mut q = kvm_sev_send_start::default();
-        // SAFETY: a query (session_len 0): only `session_len` is written back.
-        let (r, fw) = unsafe { self.op(kvm_cmd::SEND_START, ptr(&mut q)) };
-        let ql = q.session_len;
-        finish_query(c, r, fw, self.hint(), || format!("{ql} bytes"))?;
-        reported_len(c, "the session blob", ql, MAX_QUERY_LEN)
-    }
-
-    /// `SEND_START`: open the migration channel to the target described by its PDH, its
-    /// platform chain (PEK ‖ OCA ‖ CEK) and AMD chain (ASK ‖ ARK). Returns the session blob
-    /// for the target and the guest's policy; the guest moves to SUPDATE.
-    pub fn send_start(
-        &mut self,
-        pdh: &[u8],
-        plat_certs: &[u8],
-        amd_certs: &[u8],
-    ) -> Result<(Vec<u8>, u32)> {
-        let c = Command::LIBSEV_CMD_SEND_START;
-        let pdh_len = len_u32(c, "the target PDH", pdh.len())?;
-        let plat_len = len_u32(c, "the platform chain", plat_certs.len())?;
-        let amd_len = len_u32(c, "the AMD chain", amd_certs.len())?;
-        let n = self.send_start_session_len()?;
-        let mut session = vec![0u8; n];
-        let mut d = kvm_sev_send_start {
-            pdh_cert_uaddr: uaddr(pdh),
-            pdh_cert_len: pdh_len,
-            plat_certs_uaddr: uaddr(plat_certs),
-            plat_certs_len: plat_len,
-            amd_certs_uaddr: uaddr(amd_certs),
-            amd_certs_len: amd_len,
-            session_uaddr: session.as_mut_ptr() as u64,
-            session_len: n as u32,
-            ..Default::default()
-        };
-        // SAFETY: the certificate addresses are 0 or readable slices; session is writable for
-        // `session_len` bytes; all outlive the call.
-        let (r, fw) = unsafe { self.op(kvm_cmd::SEND_START, ptr(&mut d)) };
-        let (got, policy) = ((d.session_len as usize).min(n), d.policy);
-        self.done(c, r, fw, || format!(" (policy {policy:#x})"))?;
-        session.truncate(got);
-        Ok((session, policy))
-    }
-
-    /// The packet-header size `SEND_UPDATE_DATA` writes, queried once and cached.
-    pub fn send_update_data_hdr_len(&mut self) -> Result<usize> {
-        if let Some(n) = self.send_hdr_len {
-            return Ok(n);
-        }
-        let c = Command::LIBSEV_CMD_SEND_UPDATE_DATA;
-        let mut q = kvm_sev_send_update_data::default();
-        // SAFETY: a query (hdr_len 0, trans_len 0): only the lengths are written back.
-        let (r, fw) = unsafe { self.op(kvm_cmd::SEND_UPDATE_DATA, ptr(&mut q)) };
-        let ql = q.hdr_len;
-        finish_query(c, r, fw, self.hint(), || format!("header {ql} bytes"))?;
-        let n = reported_len(c, "the packet header", ql, sizes::PACKET_HEADER)?;
-        self.send_hdr_len = Some(n);
-        Ok(n)
-    }
-
-    /// `SEND_UPDATE_DATA`: re-encrypt `len` bytes of guest memory at `guest` for the target
-    /// into `trans_out` (which must hold at least `len` bytes — the firmware checks) and write
-    /// the packet header to `hdr_out`.
-    ///
-    /// # Safety
-    /// `guest..guest+len` must be mapped, readable memory of this process.
-    pub unsafe fn send_update_data(
-        &mut self,
-        guest: *const u8,
-        len: usize,
-        hdr_out: &mut [u8; sizes::PACKET_HEADER],
-        trans_out: &mut [u8],
-    ) -> Result<()> {
-        let c = Command::LIBSEV_CMD_SEND_UPDATE_DATA;
-        let guest_uaddr = non_null(c, "the guest memory pointer", guest)?;
-        let guest_len = len_u32(c, "the guest range", len)?;
-        let trans_len = len_u32(c, "the transport buffer", trans_out.len())?;
-        let hdr_len = self.send_update_data_hdr_len()?;
-        let mut d = kvm_sev_send_update_data {
-            hdr_uaddr: hdr_out.as_mut_ptr() as u64,
-            hdr_len: hdr_len as u32,
-            pad0: 0,
-            guest_uaddr,
-            guest_len,
-            pad1: 0,
-            trans_uaddr: uaddr(trans_out),
-            trans_len,
-            pad2: 0,
-        };
-        // SAFETY: hdr_out holds >= hdr_len bytes, trans_out `trans_len` writable bytes; the
-        // guest range is the caller's (contract).
-        let (r, fw) = unsafe { self.op(kvm_cmd::SEND_UPDATE_DATA, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({len} bytes)"))
-    }
-
-    /// `SEND_FINISH`: the guest becomes SENT.
-    pub fn send_finish(&mut self) -> Result<()> {
-        self.simple(Command::LIBSEV_CMD_SEND_FINISH, kvm_cmd::SEND_FINISH)
-    }
-
-    /// `SEND_CANCEL`: abandon the migration; the guest returns to RUNNING.
-    pub fn send_cancel(&mut self) -> Result<()> {
-        self.simple(Command::LIBSEV_CMD_SEND_CANCEL, kvm_cmd::SEND_CANCEL)
-    }
-
-    /// `RECEIVE_START`: accept an incoming guest (`pdh` = the source's PDH as the firmware
-    /// checks it, `session` = the blob from the source's `SEND_START`). Returns (and
-    /// remembers) the new handle.
-    pub fn receive_start(
-        &mut self,
-        policy: u32,
-        pdh: &[u8],
-        session: &[u8],
-        share_handle: u32,
-    ) -> Result<u32> {
-        let c = Command::LIBSEV_CMD_RECEIVE_START;
-        self.platform.require_device(c)?;
-        let mut d = kvm_sev_receive_start {
-            handle: share_handle,
-            policy,
-            pdh_uaddr: uaddr(pdh),
-            pdh_len: len_u32(c, "the PDH certificate", pdh.len())?,
-            pad0: 0,
-            session_uaddr: uaddr(session),
-            session_len: len_u32(c, "the session blob", session.len())?,
-            pad1: 0,
-        };
-        // SAFETY: both addresses are 0 or readable slices that outlive the call.
-        let (r, fw) = unsafe { self.op(kvm_cmd::RECEIVE_START, ptr(&mut d)) };
-        let h = d.handle;
-        self.done(c, r, fw, || format!(" (handle {h}, policy {policy:#x})"))?;
-        self.handle = h;
-        Ok(h)
-    }
-
-    /// `RECEIVE_UPDATE_DATA`: decrypt one packet from the source into guest memory at `guest`.
-    ///
-    /// # Safety
-    /// `guest..guest+guest_len` must be mapped, writable memory of this process, not accessed
-    /// by others during the call.
-    pub unsafe fn receive_update_data(
-        &mut self,
-        hdr: &[u8],
-        guest: *mut u8,
-        guest_len: usize,
-        trans: &[u8],
-    ) -> Result<()> {
-        let c = Command::LIBSEV_CMD_RECEIVE_UPDATE_DATA;
-        let mut d = kvm_sev_receive_update_data {
-            hdr_uaddr: uaddr(hdr),
-            hdr_len: len_u32(c, "the packet header", hdr.len())?,
-            pad0: 0,
-            guest_uaddr: non_null(c, "the guest memory pointer", guest)?,
-            guest_len: len_u32(c, "the guest range", guest_len)?,
-            pad1: 0,
-            trans_uaddr: uaddr(trans),
-            trans_len: len_u32(c, "the transport data", trans.len())?,
-            pad2: 0,
-        };
-        // SAFETY: hdr/trans are readable slices; the guest range is the caller's (contract).
-        let (r, fw) = unsafe { self.op(kvm_cmd::RECEIVE_UPDATE_DATA, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({guest_len} bytes)"))
-    }
-
-    /// `RECEIVE_FINISH`: the guest becomes RUNNING.
-    pub fn receive_finish(&mut self) -> Result<()> {
-        self.simple(Command::LIBSEV_CMD_RECEIVE_FINISH, kvm_cmd::RECEIVE_FINISH)
     }
 
     /// `KVM_MEMORY_ENCRYPT_REG_REGION`: pin guest memory for the VM's life (KVM requires it
