@@ -4,7 +4,8 @@
 //! signed by OCA *and* CEK, PDH by PEK) and identifies the root. Its `libsev_chain_result`
 //! names the first failing link (root to leaf) and gives each link's own status.
 
-use super::{bytes_in, guard, libsev_error};
+use super::boundary::{self, input};
+use super::libsev_error;
 use crate::certs::chain::{Chain, ChainReport, Link, VerifyOptions};
 use crate::certs::roots::{Generation, RootKind};
 use crate::error::{Error, Result};
@@ -176,7 +177,10 @@ fn options(flags: u32) -> Result<VerifyOptions> {
 }
 
 /// Verify, write `out` (if not NULL) and return the verdict.
-fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Result<()> {
+///
+/// # Safety
+/// `out` NULL or writable.
+unsafe fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Result<()> {
     let report = chain.verify(options(flags)?);
     let verdict = report
         .check()
@@ -185,10 +189,8 @@ fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Resul
         Ok(()) => Status::LIBSEV_STATUS_OK,
         Err(e) => e.status,
     };
-    if !out.is_null() {
-        // SAFETY: non-NULL; the caller passes a writable libsev_chain_result (documented).
-        unsafe { out.write(to_result(&report, status)) };
-    }
+    // SAFETY: forwarded contract.
+    unsafe { boundary::write_opt(out, to_result(&report, status)) };
     verdict
 }
 
@@ -232,18 +234,21 @@ pub unsafe extern "C" fn libsev_chain_verify(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let pdh = nonempty(pdh, pdh_len, "pdh")?;
-        let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let mut chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
-        if !cek.is_empty() {
-            chain = chain.with_cek(cek).map_err(owner_err)?;
-        }
-        verify_into(chain, flags, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let pdh = nonempty(pdh, pdh_len, "pdh")?;
+            let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
+            options(flags)?;
+            let mut chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
+            if !cek.is_empty() {
+                chain = chain.with_cek(cek).map_err(owner_err)?;
+            }
+            verify_into(chain, flags, out)
+        })
+    }
 }
 
 /// Like `libsev_chain_verify`, for chains stored as one blob:
@@ -262,26 +267,30 @@ pub unsafe extern "C" fn libsev_chain_verify_blob(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let chain = nonempty(chain, chain_len, "chain")?;
-        let ask_ark = bytes_in(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let c = if ask_ark.is_empty() {
-            Chain::from_full(chain)
-        } else {
-            Chain::from_sev_chain(chain, ask_ark)
-        }
-        .map_err(owner_err)?;
-        verify_into(c, flags, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let chain = nonempty(chain, chain_len, "chain")?;
+            let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
+            options(flags)?;
+            let c = if ask_ark.is_empty() {
+                Chain::from_full(chain)
+            } else {
+                Chain::from_sev_chain(chain, ask_ark)
+            }
+            .map_err(owner_err)?;
+            verify_into(c, flags, out)
+        })
+    }
 }
 
-fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+/// A required, non-empty input.
+///
+/// # Safety
+/// As [`boundary::input`].
+unsafe fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     if p.is_null() {
-        return Err(Error::new(
-            Status::LIBSEV_STATUS_NULL_ARGUMENT,
-            format!("{name} is NULL"),
-        ));
+        return Err(boundary::null_arg(name));
     }
     if len == 0 {
         return Err(Error::new(
@@ -289,12 +298,17 @@ fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
             format!("{name} is empty"),
         ));
     }
-    bytes_in(p, len, name)
+    // SAFETY: forwarded contract.
+    unsafe { input(p, len, name) }
 }
 
 /// A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
 #[unsafe(no_mangle)]
 pub extern "C" fn libsev_chain_link_str(link: u32) -> *const c_char {
+    boundary::value(c"unknown link".as_ptr(), || link_cstr(link))
+}
+
+fn link_cstr(link: u32) -> *const c_char {
     match link {
         0 => c"none".as_ptr(),
         1 => c"ARK self-signature".as_ptr(),
