@@ -1,6 +1,7 @@
 # libsev: build, install and check the C library.  GNU make.
 #
-#   make                 release build: target/release/libsev.{so,a}, include/libsev.h
+#   make                 release build: target/release/libsev.{so,a}, include/libsev.h, and
+#                        build/bin/libsev-tool (built against a staged install, as a consumer)
 #   make demo            build and run the C demo against a staged install
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
@@ -8,6 +9,7 @@
 #   make header          regenerate include/libsev.h even if no source changed
 #   make symbols         regenerate include/libsev.symbols from the built libsev.so
 #   make bench           run the Rust benchmarks (release)
+#   make bench-tool      libsev-tool measure against the Python sev-snp-measure (same run)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS (src/fuzz, SECURITY.md)
 #   make soak            SOAK_CYCLES launches and frees on one platform (release)
 #   make clean           remove build/ and cargo's target directory
@@ -23,6 +25,7 @@ endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
@@ -63,19 +66,48 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib install uninstall header symbols bench demo clean native-static-libs fuzz soak \
+.PHONY: all lib tool check-tool bench-tool install uninstall header symbols bench demo clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests
 
-all: lib
+all: lib tool
 
 lib:
 	$(CARGO) build --release --lib
 
 # ---------------------------------------------------------------------------------------------
+# libsev-tool: a C program built like any consumer, against the staged install through
+# pkg-config (so it sees only the installed header and library).
+
+TOOL_SRC := $(wildcard src/tool/*.c)
+TOOL_HDR := $(wildcard src/tool/*.h)
+TOOL := $(BUILD)/bin/libsev-tool
+TOOL_CFLAGS ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+# The installed tool finds libsev.so in LIBDIR (the loader's path if LIBDIR is a system one).
+TOOL_RPATH ?= -Wl,-rpath,$(LIBDIR)
+
+tool: stage
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) -o $(TOOL) \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	@echo "built $(TOOL) (run it with LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib before installing)"
+
+# ---------------------------------------------------------------------------------------------
 # install
 
-install: lib
+install: lib install-lib
+	@if [ -z "$(NO_TOOL)" ]; then $(MAKE) --no-print-directory install-tool; fi
+
+# The tool is linked (against the stage) with the final LIBDIR as its run path.
+install-tool: stage
+	@mkdir -p $(BUILD)/install
+	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) -o $(BUILD)/install/libsev-tool \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev) \
+	    $(TOOL_RPATH)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/install/libsev-tool $(DESTDIR)$(BINDIR)/libsev-tool
+
+install-lib:
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION)
 	ln -sf libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -93,7 +125,8 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libsev.so $(DESTDIR)$(LIBDIR)/libsev.a \
-	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc
+	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc \
+	      $(DESTDIR)$(BINDIR)/libsev-tool
 
 native-static-libs:
 	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs
@@ -162,6 +195,7 @@ check:
 	@$(MAKE) --no-print-directory check-soname
 	@$(MAKE) --no-print-directory stage
 	@$(MAKE) --no-print-directory check-c-tests
+	@$(MAKE) --no-print-directory check-tool
 
 check-fmt:
 	@echo "== cargo fmt --check"
@@ -231,7 +265,7 @@ check-soname:
 stage: lib
 	@echo "== make install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)"
 	rm -rf $(STAGE)
-	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) \
+	@$(MAKE) --no-print-directory install-lib DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) \
 	    LIBDIR=$(STAGE_PREFIX)/lib INCLUDEDIR=$(STAGE_PREFIX)/include \
 	    PKGCONFIGDIR=$(STAGE_PREFIX)/lib/pkgconfig >/dev/null
 	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
@@ -245,3 +279,23 @@ stage: lib
 check-c-tests:
 	@echo "== C tests against the staged install (pkg-config; ASan+UBSan, static, valgrind)"
 	CC=$(CC) CXX=$(CXX) bash c-tests/run.sh $(STAGE) $(STAGE_PREFIX) $(C_TESTS_OUT)
+
+# libsev-tool's shell test: a whole legacy launch between the tool (the guest owner) and a
+# file-driven C hypervisor on the firmware model, plus the error paths. The tool and the
+# hypervisor are built against the staged install; the test runs the tool under ASan+UBSan.
+check-tool: tool
+	@echo "== libsev-tool: launch with a file-driven hypervisor on the model, error paths"
+	@mkdir -p $(BUILD)/tool-test
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=undefined $(TOOL_SRC) -o $(BUILD)/tool-test/libsev-tool.asan \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	$(CC) $(TOOL_CFLAGS) c-tests/tool/hv.c -o $(BUILD)/tool-test/hv \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/launch.sh \
+	    $(BUILD)/tool-test/libsev-tool.asan $(BUILD)/tool-test/hv $(BUILD)/tool-test/run
+
+# Benchmark (not a test): libsev-tool measure against the Python sev-snp-measure on a 4 MiB
+# OVMF, in the same run (needs `pip install sev-snp-measure`).
+BENCH_OVMF ?= /usr/share/OVMF/OVMF_CODE_4M.fd
+bench-tool: tool
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/bench.sh $(TOOL) $(BENCH_OVMF)

@@ -140,6 +140,11 @@
 #define LIBSEV_SECRET_MAX_LEN 20480
 
 /**
+ * Size of a launch digest (SHA-256).
+ */
+#define LIBSEV_LAUNCH_DIGEST_LEN 32
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -590,6 +595,15 @@ typedef uint32_t libsev_command;
 typedef struct libsev_guest libsev_guest;
 
 /**
+ * A launch digest being built: SHA-256 over the bytes the hypervisor encrypts with
+ * LAUNCH_UPDATE_DATA (and, for SEV-ES, LAUNCH_UPDATE_VMSA), in command order. How the data is
+ * split into calls does not matter. Holds no secret.
+ *
+ * Thread safety: use a handle from one thread at a time; distinct handles are independent.
+ */
+typedef struct libsev_launch_digest libsev_launch_digest;
+
+/**
  * A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
  * TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
  * and, after `_verify_measurement`, the verified measurement.
@@ -945,6 +959,76 @@ libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
                                        uint8_t *dst,
                                        size_t len,
                                        struct libsev_error *err);
+
+/**
+ * Create an empty launch digest. `*out` is set only on success
+ * (`LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `out`).
+ *
+ * # Safety
+ * `out` must be NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_new(struct libsev_launch_digest **out,
+                                       struct libsev_error *err);
+
+/**
+ * Add the next `len` bytes the hypervisor passes to LAUNCH_UPDATE_DATA. `data` may be NULL
+ * when `len` is 0.
+ *
+ * # Safety
+ * `digest` NULL or a live handle not used by another thread; `data` readable for `len`;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_update(struct libsev_launch_digest *digest,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          struct libsev_error *err);
+
+/**
+ * Write the digest of everything added so far (`LIBSEV_LAUNCH_DIGEST_LEN` = 32 bytes) to
+ * `digest_out`. The builder stays usable: more data may follow.
+ *
+ * # Safety
+ * `digest` NULL or a live handle; `digest_out` NULL or 32 writable bytes; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_value(const struct libsev_launch_digest *digest,
+                                         uint8_t *digest_out,
+                                         struct libsev_error *err);
+
+/**
+ * Free a launch digest (NULL is a no-op).
+ *
+ * # Safety
+ * `digest` NULL or a handle from `libsev_launch_digest_new`, not freed before and not used
+ * afterwards.
+ */
+void libsev_launch_digest_free(struct libsev_launch_digest *digest);
+
+/**
+ * The message of the handle's last failure ("" if none, or for NULL). The text belongs to
+ * the calling thread: it stays valid until this thread asks again for the same handle, or the
+ * handle is freed. See also `libsev_launch_digest_last_error_copy`.
+ *
+ * # Safety
+ * `digest` NULL or a live handle.
+ */
+const char *libsev_launch_digest_last_error(const struct libsev_launch_digest *digest);
+
+/**
+ * Copy the message of the handle's last failure, with its terminating NUL, into `buf` under
+ * the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `digest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_last_error_copy(const struct libsev_launch_digest *digest,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_len);
 
 /**
  * Create a guest on a new VM: KVM platforms open `/dev/kvm` and create a VM of the default

@@ -16,12 +16,14 @@
 //! one file per C object or family: `platform` (the platform handle and its commands),
 //! `model` (the firmware model's configuration and certificates), `probe` (features and the
 //! host probe), `guest` (the SEV guest handle), `launch`, `migrate`, `debug` (the SEV guest
-//! commands by family), `owner`, `certs`, `sizes` (every size the C API names). Later
+//! commands by family), `owner`, `digest` (the expected launch digest on its own), `certs`,
+//! `sizes` (every size the C API names). Later
 //! generations sit beside them (`es`, `snp*`).
 
 pub(crate) mod boundary;
 mod certs;
 mod debug;
+mod digest;
 mod guest;
 mod launch;
 mod migrate;
@@ -33,6 +35,7 @@ mod sizes;
 
 pub use certs::*;
 pub use debug::*;
+pub use digest::*;
 pub use guest::*;
 pub use launch::*;
 pub use migrate::*;

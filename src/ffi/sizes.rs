@@ -26,6 +26,8 @@ pub const LIBSEV_ATTESTATION_REPORT_LEN: usize = 208;
 pub const LIBSEV_SECRET_HEADER_LEN: usize = 52;
 /// The largest secret one LAUNCH_SECRET can carry (after padding).
 pub const LIBSEV_SECRET_MAX_LEN: usize = 0x5000;
+/// Size of a launch digest (SHA-256).
+pub const LIBSEV_LAUNCH_DIGEST_LEN: usize = 32;
 
 const _: () = assert!(
     LIBSEV_SEV_CERT_LEN == sizes::SEV_CERT

@@ -14,12 +14,9 @@
 //! This module has its own implementation of the KDF, ECDH, wrap, MACs and measurement
 //! ([`crypto`]); it shares nothing with the firmware model but the certificate formats.
 
-pub mod attestation;
-pub mod crypto;
-pub mod measurement;
-pub mod secret;
-pub mod session;
-pub mod state;
+pub mod sev;
+
+pub use sev::{attestation, crypto, measurement, secret, session, state};
 
 pub use attestation::{AttestationReport, verify_report};
 pub use measurement::{FirmwareVersion, LaunchDigest, Measurement, VerifyError};
