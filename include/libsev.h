@@ -47,11 +47,6 @@
 #define LIBSEV_CHAIN_LINK_COUNT 8
 
 /**
- * Size of a launch digest (SHA-256).
- */
-#define LIBSEV_LAUNCH_DIGEST_LEN 32
-
-/**
  * `libsev_es_launch.vmm`: QEMU/KVM (architectural reset, RDX = the vCPU model's signature).
  */
 #define LIBSEV_VMM_QEMU 0
@@ -89,9 +84,9 @@
 #define LIBSEV_ES_HASH_TABLE_LEN 176
 
 /**
- * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
+ * Size of `libsev_model_config.seed`.
  */
-#define LIBSEV_MNONCE_LEN 16
+#define LIBSEV_MODEL_SEED_LEN 32
 
 /**
  * `flags` bit for `libsev_owner_session_package_secret`: zero-pad a secret whose length is not
@@ -99,56 +94,6 @@
  * `LIBSEV_STATUS_INVALID_LENGTH`).
  */
 #define LIBSEV_SECRET_PAD 1
-
-/**
- * Size of the LAUNCH_SECRET packet header (`FLAGS ‖ IV ‖ MAC`).
- */
-#define LIBSEV_SECRET_HEADER_LEN 52
-
-/**
- * The largest secret one LAUNCH_SECRET can carry (after padding).
- */
-#define LIBSEV_SECRET_MAX_LEN 20480
-
-/**
- * Size of the GODH certificate.
- */
-#define LIBSEV_GODH_CERT_LEN 2084
-
-/**
- * Size of the session blob.
- */
-#define LIBSEV_SESSION_BLOB_LEN 128
-
-/**
- * Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
- */
-#define LIBSEV_MEASUREMENT_LEN 48
-
-/**
- * Size of a legacy attestation report.
- */
-#define LIBSEV_ATTESTATION_REPORT_LEN 208
-
-/**
- * Size of an SEV certificate (PDH, PEK, OCA, CEK): 2084 bytes.
- */
-#define LIBSEV_SEV_CERT_LEN 2084
-
-/**
- * Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
- */
-#define LIBSEV_CERT_CHAIN_LEN 6252
-
-/**
- * Size of one socket's chip id from GET_ID (the output may hold one per socket).
- */
-#define LIBSEV_CHIP_ID_LEN 64
-
-/**
- * Size of `libsev_model_config.seed`.
- */
-#define LIBSEV_MODEL_SEED_LEN 32
 
 /**
  * Size of `libsev_probe_item.reason`, including the terminating NUL.
@@ -179,6 +124,62 @@
  * Feature: the model can keep its platform identity in a state directory.
  */
 #define LIBSEV_FEATURE_STATE_DIR 5
+
+/**
+ * Size of an SEV certificate (PDH, PEK, OCA, CEK, GODH): 2084 bytes.
+ */
+#define LIBSEV_SEV_CERT_LEN 2084
+
+/**
+ * Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
+ */
+#define LIBSEV_CERT_CHAIN_LEN 6252
+
+/**
+ * Size of one socket's chip id from GET_ID (the output may hold one per socket).
+ */
+#define LIBSEV_CHIP_ID_LEN 64
+
+/**
+ * Size of the GODH certificate (an SEV certificate).
+ */
+#define LIBSEV_GODH_CERT_LEN LIBSEV_SEV_CERT_LEN
+
+/**
+ * Size of the session blob (LAUNCH_START's input, SEND_START's output).
+ */
+#define LIBSEV_SESSION_BLOB_LEN 128
+
+/**
+ * Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
+ */
+#define LIBSEV_MEASUREMENT_LEN 48
+
+/**
+ * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
+ */
+#define LIBSEV_MNONCE_LEN 16
+
+/**
+ * Size of a legacy attestation report.
+ */
+#define LIBSEV_ATTESTATION_REPORT_LEN 208
+
+/**
+ * Size of a packet header (`FLAGS ‖ IV ‖ MAC`) of LAUNCH_SECRET and of the migration
+ * packets (SEND_UPDATE_DATA, RECEIVE_UPDATE_DATA).
+ */
+#define LIBSEV_SECRET_HEADER_LEN 52
+
+/**
+ * The largest secret one LAUNCH_SECRET can carry (after padding).
+ */
+#define LIBSEV_SECRET_MAX_LEN 20480
+
+/**
+ * Size of a launch digest (SHA-256).
+ */
+#define LIBSEV_LAUNCH_DIGEST_LEN 32
 
 /**
  * Log levels, from most to least severe.
@@ -681,8 +682,8 @@ typedef struct libsev_platform libsev_platform;
 
 /**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
- * user data given to `libsev_set_log_callback`. It may be called from any thread that calls
- * into libsev.
+ * user data given to `libsev_set_log_callback`. It runs on the thread that made the libsev
+ * call being logged, before that call returns, with no libsev lock held.
  */
 typedef void (*libsev_log_callback)(libsev_log_level level, const char *message, void *user);
 
@@ -869,7 +870,7 @@ typedef struct libsev_guest_status_info {
 } libsev_guest_status_info;
 
 /**
- * How to build a model platform (`libsev_platform_new_model`). Fill it with
+ * How to build a model platform (`libsev_platform_new_emulated`). Fill it with
  * `libsev_model_config_init` first, then change what you need.
  */
 typedef struct libsev_model_config {
@@ -1016,7 +1017,18 @@ const char *libsev_fw_error_description(uint32_t fw_error);
 
 /**
  * Install a log callback receiving messages up to `max_level`; NULL removes it. Logging is
- * process-wide. The callback may be called from any thread that calls into libsev.
+ * process-wide.
+ *
+ * The callback runs on the thread whose libsev call is being logged, before that call
+ * returns, with no libsev lock held: it may call any libsev function, including this one
+ * (to replace or remove itself) and functions on the very handle whose call is being logged.
+ * Messages caused by libsev calls made from inside the callback are not logged (no
+ * recursion).
+ *
+ * When this function returns, no call of the previous callback is running on another thread
+ * and none will start, so its `user` data may be freed; the one exception is a call made from
+ * inside a callback, which returns at once (it cannot wait for callbacks that may be waiting
+ * for it).
  */
 void libsev_set_log_callback(libsev_log_callback callback, void *user, libsev_log_level max_level);
 
@@ -1142,6 +1154,35 @@ libsev_status libsev_chain_verify_blob_root(const uint8_t *chain,
                                             struct libsev_error *err);
 
 /**
+ * `DBG_DECRYPT`: decrypt `len` bytes of guest memory at `src` into `dst` with the guest key.
+ * Refused by the firmware when the policy forbids debugging
+ * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
+ *
+ * # Safety
+ * `src..+len` readable and `dst..+len` writable memory of this process; `guest` NULL or live;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
+
+/**
+ * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
+ *
+ * # Safety
+ * As for `libsev_guest_dbg_decrypt`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
+
+/**
  * Create an empty launch digest. `*out` is set only on success
  * (`LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `out`).
  *
@@ -1189,13 +1230,27 @@ libsev_status libsev_launch_digest_value(const struct libsev_launch_digest *dige
 void libsev_launch_digest_free(struct libsev_launch_digest *digest);
 
 /**
- * The message of the handle's last failure ("" if none, or for NULL); valid until the next
- * failing call on the same handle.
+ * The message of the handle's last failure ("" if none, or for NULL). The text belongs to
+ * the calling thread: it stays valid until this thread asks again for the same handle, or the
+ * handle is freed. See also `libsev_launch_digest_last_error_copy`.
  *
  * # Safety
  * `digest` NULL or a live handle.
  */
 const char *libsev_launch_digest_last_error(const struct libsev_launch_digest *digest);
+
+/**
+ * Copy the message of the handle's last failure, with its terminating NUL, into `buf` under
+ * the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `digest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_last_error_copy(const struct libsev_launch_digest *digest,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_len);
 
 /**
  * The SEV-ES launch digest (SHA-256, 32 bytes into `digest_out`) the firmware reaches for
@@ -1398,11 +1453,12 @@ libsev_status libsev_guest_new(const struct libsev_platform *platform,
 
 /**
  * Create a guest on the caller's VM fd (e.g. from `KVM_CREATE_VM`). libsev never closes it;
- * keep it open until `libsev_guest_free`. A model platform accepts any fd and keeps its own
- * guest state. `*out` is set only on success.
+ * keep it open until `libsev_guest_free`. A model platform accepts any open fd and keeps its
+ * own guest state. `*out` is set only on success.
  *
- * Statuses: `LIBSEV_STATUS_BAD_FD` (`vm_fd` not open), `LIBSEV_STATUS_INVALID_ARGUMENT`
- * (negative), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ * Statuses (argument checks, `LIBSEV_CMD_NONE`, on every platform):
+ * `LIBSEV_STATUS_BAD_FD` (`vm_fd` is not open; `os_errno` EBADF),
+ * `LIBSEV_STATUS_INVALID_ARGUMENT` (negative), `LIBSEV_STATUS_NULL_ARGUMENT`.
  *
  * # Safety
  * `platform` NULL or live; `out` writable; `err` NULL or writable.
@@ -1424,13 +1480,28 @@ libsev_status libsev_guest_attach(const struct libsev_platform *platform,
 void libsev_guest_free(struct libsev_guest *guest);
 
 /**
- * The message of the last failure on this guest ("" if none or if `guest` is NULL); valid
- * until the next failing call on the same handle.
+ * The message of the last failure on this guest ("" if none or if `guest` is NULL). The
+ * text belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_guest_last_error` on the same handle again, or the handle is freed; calls on other
+ * threads never change or free it. See also `libsev_guest_last_error_copy`.
  *
  * # Safety
  * `guest` NULL or live.
  */
 const char *libsev_guest_last_error(const struct libsev_guest *guest);
+
+/**
+ * Copy the message of the guest's last failure, with its terminating NUL, into `buf` under
+ * the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `guest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_last_error_copy(const struct libsev_guest *guest,
+                                           char *buf,
+                                           size_t len,
+                                           size_t *out_len);
 
 /**
  * The guest's VM fd (-1 for a model VM without one, or for NULL).
@@ -1482,6 +1553,45 @@ libsev_status libsev_guest_init2(struct libsev_guest *guest,
                                  uint64_t vmsa_features,
                                  uint16_t ghcb_version,
                                  struct libsev_error *err);
+
+/**
+ * `GUEST_STATUS` into `*out` (written only on success).
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_status(struct libsev_guest *guest,
+                                  struct libsev_guest_status_info *out,
+                                  struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
+ * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
+ * `LIBSEV_STATUS_OUT_OF_MEMORY`).
+ *
+ * # Safety
+ * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
+ * guest is freed; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_register_region(struct libsev_guest *guest,
+                                           uint8_t *addr,
+                                           size_t size,
+                                           struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_UNREG_REGION`: exactly the `(addr, size)` of an earlier registration
+ * (anything else: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
+                                             const uint8_t *addr,
+                                             size_t size,
+                                             struct libsev_error *err);
 
 /**
  * `LAUNCH_START` with guest `policy`. `share_handle`: 0 for a new key, or the handle of a
@@ -1536,10 +1646,10 @@ libsev_status libsev_guest_launch_update_vmsa(struct libsev_guest *guest,
 
 /**
  * `LAUNCH_MEASURE`: the launch measurement (`MEASURE[32] ‖ MNONCE[16]`, 48 bytes =
- * `LIBSEV_MEASUREMENT_LEN`) into `buf`; the guest moves to LSECRET. A NULL or short `buf`
- * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len` and leaves the guest
- * unchanged (only the firmware's length query runs). A guest not in LUPDATE gives
- * `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ * `LIBSEV_MEASUREMENT_LEN`) into `buf`, by one firmware call; the guest moves to LSECRET. A
+ * NULL or short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len` and
+ * leaves the guest unchanged (only the firmware's length query runs). A guest not in LUPDATE
+ * gives `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
  *
  * # Safety
  * `guest` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err` NULL or
@@ -1585,49 +1695,10 @@ libsev_status libsev_guest_launch_finish(struct libsev_guest *guest,
                                          struct libsev_error *err);
 
 /**
- * `GUEST_STATUS` into `*out` (written only on success).
- *
- * # Safety
- * `guest` NULL or live; `out` NULL or writable; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_status(struct libsev_guest *guest,
-                                  struct libsev_guest_status_info *out,
-                                  struct libsev_error *err);
-
-/**
- * `DBG_DECRYPT`: decrypt `len` bytes of guest memory at `src` into `dst` with the guest key.
- * Refused by the firmware when the policy forbids debugging
- * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
- *
- * # Safety
- * `src..+len` readable and `dst..+len` writable memory of this process; `guest` NULL or live;
- * `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
-                                       const uint8_t *src,
-                                       uint8_t *dst,
-                                       size_t len,
-                                       struct libsev_error *err);
-
-/**
- * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
- *
- * # Safety
- * As for `libsev_guest_dbg_decrypt`.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
-                                       const uint8_t *src,
-                                       uint8_t *dst,
-                                       size_t len,
-                                       struct libsev_error *err);
-
-/**
  * `GET_ATTESTATION_REPORT` with the caller's 16-byte `mnonce` (`LIBSEV_MNONCE_LEN`): the
- * report (208 bytes, `LIBSEV_ATTESTATION_REPORT_LEN`) into `buf`, under the buffer rule.
- * Guests not in LSECRET, RUNNING, SUPDATE or SENT give `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ * report (208 bytes, `LIBSEV_ATTESTATION_REPORT_LEN`) into `buf` by one firmware call, under
+ * the buffer rule (a NULL or short `buf`: only the length query runs). Guests not in
+ * LSECRET, RUNNING, SUPDATE or SENT give `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
  *
  * # Safety
  * `guest` NULL or live; `mnonce` 16 readable bytes; `buf` NULL or `len` writable bytes;
@@ -1644,12 +1715,14 @@ libsev_status libsev_guest_attestation_report(struct libsev_guest *guest,
 /**
  * `SEND_START`: open the migration channel to a target platform given its PDH (2084 bytes),
  * its chain `PEK ‖ OCA ‖ CEK` (`plat_certs`) and AMD's `ASK ‖ ARK` (`amd_certs`). The session
- * blob for the target goes to `session_buf` (128 bytes, buffer rule: a NULL or short buffer
- * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*session_out_len` and leaves the
- * guest RUNNING); the guest's policy to `*out_policy` (if not NULL). The guest moves to SUPDATE.
- * The firmware checks the certificates (`LIBSEV_STATUS_FW_INVALID_CERTIFICATE`,
- * `_FW_BAD_SIGNATURE`) and the policy (`_FW_POLICY_FAILURE` for NOSEND); the kernel requires
- * all three inputs (`LIBSEV_STATUS_KERNEL_REJECTED`).
+ * blob for the target goes to `session_buf` (128 bytes) by one firmware call; under the
+ * buffer rule a NULL or short buffer gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in
+ * `*session_out_len` and leaves the guest RUNNING (only the length query runs). The guest's
+ * policy goes to `*out_policy` (if not NULL). The guest moves to SUPDATE. The firmware checks
+ * the certificates (`LIBSEV_STATUS_FW_INVALID_CERTIFICATE`, `_FW_BAD_SIGNATURE`) and the
+ * policy (`_FW_POLICY_FAILURE` for NOSEND); the kernel requires all three inputs
+ * (`LIBSEV_STATUS_KERNEL_REJECTED`). `session_buf` must not overlap the inputs
+ * (`LIBSEV_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `guest` NULL or live; each input NULL or readable for its length; `session_buf` NULL or
@@ -1673,9 +1746,12 @@ libsev_status libsev_guest_send_start(struct libsev_guest *guest,
 /**
  * `SEND_UPDATE_DATA`: re-encrypt `guest_len` bytes of guest memory at `guest_addr` (one page
  * at most, 16-byte aligned — the kernel and firmware check) for the target: the packet header
- * (52 bytes) into `hdr_buf`, the transport data (`guest_len` bytes) into `trans_buf`. If either
- * buffer is NULL or short, both sizes go to `*hdr_out_len` / `*trans_out_len`, nothing is
- * issued or written, and `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned.
+ * (52 bytes) into `hdr_buf`, the transport data (`guest_len` bytes) into `trans_buf`, written
+ * there directly by the firmware. If either buffer is NULL or short, both sizes go to
+ * `*hdr_out_len` / `*trans_out_len`, nothing is issued or written, and
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned. A `guest_len` beyond the kernel's 32-bit
+ * field is `LIBSEV_STATUS_INVALID_LENGTH` (nothing is allocated for it); the two buffers and
+ * the guest range must not overlap (`LIBSEV_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `guest_addr..+guest_len` readable memory of this process; each buffer NULL or writable for
@@ -1717,8 +1793,8 @@ libsev_status libsev_guest_send_cancel(struct libsev_guest *guest,
  * `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the SOURCE platform's
  * PDH certificate (2084 bytes; the firmware does ECDH between it and this platform's PDH key,
  * as the source did with this platform's PDH at SEND_START) and `session` the 128-byte blob
- * the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
- * `*out_handle` (if not NULL). The firmware checks the blob's MACs
+ * the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new
+ * handle goes to `*out_handle` (if not NULL). The firmware checks the blob's MACs
  * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`); the kernel requires both inputs.
  *
  * # Safety
@@ -1766,32 +1842,32 @@ libsev_status libsev_guest_receive_finish(struct libsev_guest *guest,
                                           struct libsev_error *err);
 
 /**
- * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
- * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
- * `LIBSEV_STATUS_OUT_OF_MEMORY`).
+ * Fill `cfg` with the model's defaults: no state directory, no seed, the API version and
+ * build of the modelled firmware, its number of ASIDs. `LIBSEV_STATUS_NULL_ARGUMENT` if `cfg`
+ * is NULL.
  *
  * # Safety
- * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
- * guest is freed; `guest` NULL or live; `err` NULL or writable.
+ * `cfg` must be NULL or writable.
  */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_register_region(struct libsev_guest *guest,
-                                           uint8_t *addr,
-                                           size_t size,
-                                           struct libsev_error *err);
+LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
 
 /**
- * `KVM_MEMORY_ENCRYPT_UNREG_REGION`: exactly the `(addr, size)` of an earlier registration
- * (anything else: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
+ * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
+ * host; its identity persists in `cfg->state_dir` when given.
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
+ * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+ * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
  *
  * # Safety
- * `guest` NULL or live; `err` NULL or writable.
+ * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
+ * writable; `err` NULL or writable.
  */
 LIBSEV_MUST_USE
-libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
-                                             const uint8_t *addr,
-                                             size_t size,
-                                             struct libsev_error *err);
+libsev_status libsev_platform_new_emulated(const struct libsev_model_config *cfg,
+                                           struct libsev_platform **out,
+                                           struct libsev_error *err);
 
 /**
  * Deprecated 0.1 name of `libsev_platform_model_ask_ark`: the same function, kept
@@ -2065,13 +2141,28 @@ libsev_status libsev_owner_session_import(const uint8_t *state,
 void libsev_owner_session_free(struct libsev_owner_session *session);
 
 /**
- * The message of the session's last failure ("" if none); valid until the next call on the
- * same handle. NULL `session` gives "".
+ * The message of the session's last failure ("" if none, or for a NULL `session`). The text
+ * belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_owner_session_last_error` on the same handle again, or the handle is freed. See
+ * also `libsev_owner_session_last_error_copy`.
  *
  * # Safety
  * `session` must be NULL or a live handle.
  */
 const char *libsev_owner_session_last_error(const struct libsev_owner_session *session);
+
+/**
+ * Copy the message of the session's last failure, with its terminating NUL, into `buf`
+ * under the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `session` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_last_error_copy(const struct libsev_owner_session *session,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_len);
 
 /**
  * Verify a legacy attestation report (208 bytes, from the ATTESTATION command) with the PEK
@@ -2141,37 +2232,6 @@ libsev_status libsev_platform_open_kvm_without_sev(struct libsev_platform **out,
                                                    struct libsev_error *err);
 
 /**
- * Fill `cfg` with the model's defaults: no state directory, no seed, the API version and
- * build of the modelled firmware, its number of ASIDs. `LIBSEV_STATUS_NULL_ARGUMENT` if `cfg`
- * is NULL.
- *
- * # Safety
- * `cfg` must be NULL or writable.
- */
-LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
-
-/**
- * Deprecated 0.1 name of `libsev_platform_new_model`: the same function, kept
- * so that 0.1 callers build and link.
- *
- * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
- * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
- * host; its identity persists in `cfg->state_dir` when given.
- *
- * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
- * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
- * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
- *
- * # Safety
- * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
- * writable; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_platform_new_emulated(const struct libsev_model_config *cfg,
-                                           struct libsev_platform **out,
-                                           struct libsev_error *err);
-
-/**
  * Free a platform handle (NULL is a no-op). Guests created on it stay usable: each keeps the
  * platform alive until it is freed itself. An fd libsev opened is closed when the last user
  * is gone; a caller's fd is never closed.
@@ -2183,7 +2243,10 @@ void libsev_platform_free(struct libsev_platform *platform);
 
 /**
  * The message of the last failure on this handle ("" if none, or if `platform` is NULL).
- * Valid until the next failing call on the same handle.
+ * The text belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_platform_last_error` on the same handle again, or the handle is freed; failures on
+ * other threads never change or free it (they change what the next call returns). See also
+ * `libsev_platform_last_error_copy`.
  *
  * # Safety
  * `platform` must be NULL or a live handle.
@@ -2191,9 +2254,23 @@ void libsev_platform_free(struct libsev_platform *platform);
 const char *libsev_platform_last_error(const struct libsev_platform *platform);
 
 /**
- * Deprecated 0.1 name of `libsev_platform_is_model`: the same function, kept
- * so that 0.1 callers build and link.
+ * Copy the message of the last failure on this handle, with its terminating NUL, into `buf`
+ * under the buffer rule (`*out_len` = the size needed, including the NUL; a NULL or short
+ * `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL`). "" (size 1) when there was no failure.
+ * `LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `platform` or `out_len`. This call never changes
+ * the handle's last error. Safe from any thread at any time.
  *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_last_error_copy(const struct libsev_platform *platform,
+                                              char *buf,
+                                              size_t len,
+                                              size_t *out_len);
+
+/**
  * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
  *
  * # Safety

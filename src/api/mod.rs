@@ -18,5 +18,5 @@ mod platform;
 #[cfg(test)]
 mod tests;
 
-pub use guest::{Guest, GuestStatus};
+pub use guest::{Fetched, Guest, GuestStatus};
 pub use platform::{PLATFORM_ENV, Platform, PlatformSpec, PlatformStatus};

@@ -4,7 +4,8 @@
 //! signed by OCA *and* CEK, PDH by PEK) and identifies the root. Its `libsev_chain_result`
 //! names the first failing link (root to leaf) and gives each link's own status.
 
-use super::{bytes_in, guard, libsev_error};
+use super::boundary::{self, input};
+use super::libsev_error;
 use crate::certs::chain::{Chain, ChainReport, Link, VerifyOptions};
 use crate::certs::roots::{Generation, RootKind};
 use crate::error::{Error, Result};
@@ -186,7 +187,10 @@ pub(super) fn options(flags: u32) -> Result<VerifyOptions> {
 }
 
 /// Verify, write `out` (if not NULL) and return the verdict.
-pub(super) fn verify_into(
+///
+/// # Safety
+/// `out` NULL or writable.
+pub(super) unsafe fn verify_into(
     chain: Chain,
     options: VerifyOptions,
     out: *mut libsev_chain_result,
@@ -199,10 +203,8 @@ pub(super) fn verify_into(
         Ok(()) => Status::LIBSEV_STATUS_OK,
         Err(e) => e.status,
     };
-    if !out.is_null() {
-        // SAFETY: non-NULL; the caller passes a writable libsev_chain_result (documented).
-        unsafe { out.write(to_result(&report, status)) };
-    }
+    // SAFETY: forwarded contract.
+    unsafe { boundary::write_opt(out, to_result(&report, status)) };
     verdict
 }
 
@@ -246,15 +248,18 @@ pub unsafe extern "C" fn libsev_chain_verify(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let pdh = nonempty(pdh, pdh_len, "pdh")?;
-        let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-        let opts = options(flags)?;
-        let chain = parts_chain(pdh, plat, cek, ask_ark)?;
-        verify_into(chain, opts, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let pdh = nonempty(pdh, pdh_len, "pdh")?;
+            let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
+            let opts = options(flags)?;
+            let chain = parts_chain(pdh, plat, cek, ask_ark)?;
+            verify_into(chain, opts, out)
+        })
+    }
 }
 
 /// `Chain::from_parts` with the optional CEK replacement (empty `cek` = keep the chain's).
@@ -302,21 +307,25 @@ pub unsafe extern "C" fn libsev_chain_verify_blob(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let chain = nonempty(chain, chain_len, "chain")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = bytes_in(ask_ark, ask_ark_len, "ask_ark")?;
-        let opts = options(flags)?;
-        verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let chain = nonempty(chain, chain_len, "chain")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
+            let opts = options(flags)?;
+            verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
+        })
+    }
 }
 
-pub(super) fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+/// A required, non-empty input.
+///
+/// # Safety
+/// As [`boundary::input`].
+pub(super) unsafe fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     if p.is_null() {
-        return Err(Error::new(
-            Status::LIBSEV_STATUS_NULL_ARGUMENT,
-            format!("{name} is NULL"),
-        ));
+        return Err(boundary::null_arg(name));
     }
     if len == 0 {
         return Err(Error::new(
@@ -324,12 +333,17 @@ pub(super) fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [
             format!("{name} is empty"),
         ));
     }
-    bytes_in(p, len, name)
+    // SAFETY: forwarded contract.
+    unsafe { input(p, len, name) }
 }
 
 /// A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
 #[unsafe(no_mangle)]
 pub extern "C" fn libsev_chain_link_str(link: u32) -> *const c_char {
+    boundary::value(c"unknown link".as_ptr(), || link_cstr(link))
+}
+
+fn link_cstr(link: u32) -> *const c_char {
     match link {
         0 => c"none".as_ptr(),
         1 => c"ARK self-signature".as_ptr(),

@@ -4,10 +4,11 @@
 //! (which still fails with `LIBSEV_STATUS_UNKNOWN_ROOT`) and from AMD's roots (reported as
 //! `LIBSEV_ROOT_AMD` even when the caller passes an AMD ARK).
 
+use super::boundary::{self, input};
 use super::certs::{
     blob_chain, libsev_chain_result, nonempty, options, owner_err, parts_chain, verify_into,
 };
-use super::{bytes_in, guard, libsev_error};
+use super::libsev_error;
 use crate::certs::chain::VerifyOptions;
 use crate::error::Result;
 use crate::status::libsev_status;
@@ -54,15 +55,18 @@ pub unsafe extern "C" fn libsev_chain_verify_root(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let pdh = nonempty(pdh, pdh_len, "pdh")?;
-        let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-        let root = nonempty(root, root_len, "root")?;
-        let opts = root_options(flags, root)?;
-        verify_into(parts_chain(pdh, plat, cek, ask_ark)?, opts, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let pdh = nonempty(pdh, pdh_len, "pdh")?;
+            let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
+            let root = nonempty(root, root_len, "root")?;
+            let opts = root_options(flags, root)?;
+            verify_into(parts_chain(pdh, plat, cek, ask_ark)?, opts, out)
+        })
+    }
 }
 
 /// `libsev_chain_verify_blob` that also trusts the ARK `root`, as `libsev_chain_verify_root`
@@ -84,14 +88,17 @@ pub unsafe extern "C" fn libsev_chain_verify_blob_root(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let chain = nonempty(chain, chain_len, "chain")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = bytes_in(ask_ark, ask_ark_len, "ask_ark")?;
-        let root = nonempty(root, root_len, "root")?;
-        let opts = root_options(flags, root)?;
-        verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let chain = nonempty(chain, chain_len, "chain")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
+            let root = nonempty(root, root_len, "root")?;
+            let opts = root_options(flags, root)?;
+            verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,18 +12,17 @@
 //! `libsev_owner_session_verify_es_launch`, which also verifies LAUNCH_MEASURE and on a
 //! mismatch names the inputs it assumed.
 
+use super::boundary;
 use super::guest::{libsev_guest, with_guest};
-use super::owner::{libsev_owner_session, owner_session_mut};
-use super::{
-    array_in, array_out, bytes_in, bytes_out, guard, libsev_error, need, need_mut, str_in,
-};
+use super::libsev_error;
+use super::owner::{libsev_owner_session, with_session};
 use crate::error::{Error, Result};
 use crate::owner::es::ovmf::SectionType;
 use crate::owner::es::{DirectBoot, EsLaunchInputs, Ovmf, es_launch_digest, padded_table};
 use crate::owner::measurement::{FirmwareVersion, MEASUREMENT_LEN};
 use crate::status::{Status, libsev_status};
 use crate::uapi::vmsa::{self, KvmInit, VmmType};
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{c_char, c_int};
 
 /// `libsev_es_launch.vmm`: QEMU/KVM (architectural reset, RDX = the vCPU model's signature).
 pub const LIBSEV_VMM_QEMU: u32 = 0;
@@ -134,23 +133,29 @@ fn init_of(v: u32) -> Result<KvmInit> {
     }
 }
 
-fn image<'a>(p: *const u8, len: usize) -> Result<(&'a [u8], Ovmf)> {
-    let img = bytes_in(p, len, "ovmf")?;
+/// # Safety
+/// `p` NULL or readable for `len` bytes.
+unsafe fn image<'a>(p: *const u8, len: usize) -> Result<(&'a [u8], Ovmf)> {
+    // SAFETY: forwarded contract.
+    let img = unsafe { boundary::input(p, len, "ovmf") }?;
     let o = Ovmf::parse(img)
         .map_err(|e| Error::new(Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE, e.to_string()))?;
     Ok((img, o))
 }
 
-fn opt_cstr<'a>(p: *const c_char, name: &str) -> Result<Option<&'a [u8]>> {
+/// # Safety
+/// `p` NULL or NUL-terminated.
+unsafe fn opt_cstr<'a>(p: *const c_char, name: &str) -> Result<Option<&'a [u8]>> {
     if p.is_null() {
         return Ok(None);
     }
-    str_in(p, name)?;
-    // SAFETY: non-NULL and NUL-terminated (checked by str_in).
-    Ok(Some(unsafe { CStr::from_ptr(p) }.to_bytes()))
+    // SAFETY: non-NULL and NUL-terminated (contract).
+    Ok(Some(unsafe { boundary::string(p, name) }?.as_bytes()))
 }
 
-fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
+/// # Safety
+/// `model` NULL or NUL-terminated.
+unsafe fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
     if sig != 0 {
         return Ok(sig);
     }
@@ -164,7 +169,8 @@ fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
             Ok(0)
         };
     }
-    let name = str_in(model, "cpu_model")?;
+    // SAFETY: non-NULL and NUL-terminated (contract).
+    let name = unsafe { boundary::string(model, "cpu_model") }?;
     vmsa::signature_for_cpu_model(name).ok_or_else(|| {
         Error::arg(format!(
             "unknown CPU model \"{name}\" (known: EPYC, EPYC-v1…v4, EPYC-Rome…, EPYC-Milan…, \
@@ -174,14 +180,21 @@ fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
 }
 
 /// Read a `libsev_es_launch` into the Rust inputs.
-fn inputs<'a>(l: &'a libsev_es_launch) -> Result<EsLaunchInputs<'a>> {
-    let ovmf = bytes_in(l.ovmf, l.ovmf_len, "ovmf")?;
+///
+/// # Safety
+/// The pointers in `l` valid for their lengths, strings NUL-terminated.
+unsafe fn inputs<'a>(l: &'a libsev_es_launch) -> Result<EsLaunchInputs<'a>> {
+    // SAFETY: forwarded contract (the pointers of `l` valid for their lengths).
+    let ovmf = unsafe { boundary::input(l.ovmf, l.ovmf_len, "ovmf") }?;
     let vmm = vmm_of(l.vmm)?;
     let boot = if l.direct_boot != 0 {
         Some(DirectBoot {
-            kernel: bytes_in(l.kernel, l.kernel_len, "kernel")?,
-            initrd: bytes_in(l.initrd, l.initrd_len, "initrd")?,
-            cmdline: opt_cstr(l.cmdline, "cmdline")?,
+            // SAFETY: forwarded contract.
+            kernel: unsafe { boundary::input(l.kernel, l.kernel_len, "kernel") }?,
+            // SAFETY: forwarded contract.
+            initrd: unsafe { boundary::input(l.initrd, l.initrd_len, "initrd") }?,
+            // SAFETY: forwarded contract.
+            cmdline: unsafe { opt_cstr(l.cmdline, "cmdline") }?,
         })
     } else {
         None
@@ -190,7 +203,8 @@ fn inputs<'a>(l: &'a libsev_es_launch) -> Result<EsLaunchInputs<'a>> {
         ovmf,
         boot,
         vcpus: l.vcpus,
-        vcpu_signature: signature(l.vcpu_signature, l.cpu_model, vmm)?,
+        // SAFETY: forwarded contract.
+        vcpu_signature: unsafe { signature(l.vcpu_signature, l.cpu_model, vmm) }?,
         vmm,
         init: init_of(l.init)?,
         sev_features: l.sev_features,
@@ -215,12 +229,15 @@ pub unsafe extern "C" fn libsev_es_launch_digest(
     digest_out: *mut u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let l = need(launch, "launch")?;
-        need_mut(digest_out, "digest_out")?;
-        let d = es_launch_digest(&inputs(l)?)?;
-        array_out(digest_out, &d, "digest_out")
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        boundary::call(err, || {
+            let l = boundary::reference(launch, "launch")?;
+            boundary::need_out(digest_out, "digest_out")?;
+            let d = es_launch_digest(&inputs(l)?)?;
+            boundary::array_out(digest_out, &d, "digest_out")
+        })
+    }
 }
 
 /// The guest owner's check of an SEV-ES launch in one call: computes the expected launch
@@ -249,40 +266,41 @@ pub unsafe extern "C" fn libsev_owner_session_verify_es_launch(
     expected_out: *mut u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    let last = super::owner::last_of_pub(session);
-    guard(err, last, || {
-        let s = owner_session_mut(session)?;
-        let l = need(launch, "launch")?;
-        let m: [u8; MEASUREMENT_LEN] = array_in(measurement, "measurement")?;
-        let i = inputs(l)?;
-        let d = es_launch_digest(&i)?;
-        // After a successful verification the digest is final: the same inputs may verify
-        // again, others are refused (INVALID_STATE).
-        if s.launch_digest() != d {
-            s.set_launch_digest(d)?;
-        }
-        let ver = FirmwareVersion::new(api_major, api_minor, build);
-        let (expected, result) = match s.verify_measurement(ver, &m) {
-            Ok(x) => (Some(x), Ok(())),
-            Err(e) => {
-                let x = e.expected();
-                let mut e: Error = e.into();
-                if e.status == Status::LIBSEV_STATUS_MEASUREMENT_MISMATCH {
-                    e.message = format!(
-                        "SEV-ES launch measurement does not match the launch the owner expects \
-                         ({}): {}",
-                        i.describe(),
-                        e.message
-                    );
-                }
-                (x, Err(e))
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        with_session(session, err, |s| {
+            let l = boundary::reference(launch, "launch")?;
+            let m: [u8; MEASUREMENT_LEN] = boundary::array_in(measurement, "measurement")?;
+            let i = inputs(l)?;
+            let d = es_launch_digest(&i)?;
+            // After a successful verification the digest is final: the same inputs may verify
+            // again, others are refused (INVALID_STATE).
+            if s.launch_digest() != d {
+                s.set_launch_digest(d)?;
             }
-        };
-        if let (Some(x), false) = (expected, expected_out.is_null()) {
-            array_out(expected_out, &x, "expected_out")?;
-        }
-        result
-    })
+            let ver = FirmwareVersion::new(api_major, api_minor, build);
+            let (expected, result) = match s.verify_measurement(ver, &m) {
+                Ok(x) => (Some(x), Ok(())),
+                Err(e) => {
+                    let x = e.expected();
+                    let mut e: Error = e.into();
+                    if e.status == Status::LIBSEV_STATUS_MEASUREMENT_MISMATCH {
+                        e.message = format!(
+                            "SEV-ES launch measurement does not match the launch the owner expects \
+                         ({}): {}",
+                            i.describe(),
+                            e.message
+                        );
+                    }
+                    (x, Err(e))
+                }
+            };
+            if let (Some(x), false) = (expected, expected_out.is_null()) {
+                boundary::array_out(expected_out, &x, "expected_out")?;
+            }
+            result
+        })
+    }
 }
 
 /// The CPUID(1).EAX signature of a QEMU CPU model name (e.g. `"EPYC-v4"` → 0x00800F12).
@@ -298,12 +316,14 @@ pub unsafe extern "C" fn libsev_cpu_model_signature(
     out: *mut u32,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        need(name, "name")?;
-        let out = need_mut(out, "out")?;
-        *out = signature(0, name, VmmType::Qemu)?;
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        boundary::call(err, || {
+            boundary::string(name, "name")?;
+            boundary::need_out(out, "out")?;
+            boundary::write_out(out, signature(0, name, VmmType::Qemu)?, "out")
+        })
+    }
 }
 
 /// Parse an OVMF image's SEV tables into `*out`.
@@ -321,27 +341,30 @@ pub unsafe extern "C" fn libsev_ovmf_info_get(
     out: *mut libsev_ovmf_info,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let out = need_mut(out, "out")?;
-        let (_, o) = image(ovmf, ovmf_len)?;
-        let ht = o.hash_table().ok();
-        let secret = o
-            .secret_area()
-            .unwrap_or(crate::owner::es::Area { base: 0, size: 0 });
-        let md = o.metadata().ok();
-        *out = libsev_ovmf_info {
-            gpa: o.gpa(),
-            sev_es_reset_addr: o.sev_es_reset_addr(),
-            has_hash_table: ht.is_some() as u32,
-            hash_table_base: ht.map_or(0, |a| a.base),
-            hash_table_size: ht.map_or(0, |a| a.size),
-            secret_base: secret.base,
-            secret_size: secret.size,
-            has_metadata: md.is_some() as u32,
-            metadata_sections: md.map_or(0, |m| m.len() as u32),
-        };
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        boundary::call(err, || {
+            boundary::need_out(out, "out")?;
+            let (_, o) = image(ovmf, ovmf_len)?;
+            let ht = o.hash_table().ok();
+            let secret = o
+                .secret_area()
+                .unwrap_or(crate::owner::es::Area { base: 0, size: 0 });
+            let md = o.metadata().ok();
+            let info = libsev_ovmf_info {
+                gpa: o.gpa(),
+                sev_es_reset_addr: o.sev_es_reset_addr(),
+                has_hash_table: ht.is_some() as u32,
+                hash_table_base: ht.map_or(0, |a| a.base),
+                hash_table_size: ht.map_or(0, |a| a.size),
+                secret_base: secret.base,
+                secret_size: secret.size,
+                has_metadata: md.is_some() as u32,
+                metadata_sections: md.map_or(0, |m| m.len() as u32),
+            };
+            boundary::write_out(out, info, "out")
+        })
+    }
 }
 
 /// The SEV metadata sections of an OVMF image, in table order (what SEV-SNP launches).
@@ -363,34 +386,37 @@ pub unsafe extern "C" fn libsev_ovmf_metadata(
     out_count: *mut usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let out_count = need_mut(out_count, "out_count")?;
-        let (_, o) = image(ovmf, ovmf_len)?;
-        let md = o
-            .metadata()
-            .map_err(|e| Error::new(Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE, e.to_string()))?;
-        *out_count = md.len();
-        if sections.is_null() || count < md.len() {
-            return Err(Error::new(
-                Status::LIBSEV_STATUS_BUFFER_TOO_SMALL,
-                format!(
-                    "room for {} sections given, {} needed",
-                    if sections.is_null() { 0 } else { count },
-                    md.len()
-                ),
-            ));
-        }
-        for (i, s) in md.iter().enumerate() {
-            let v = libsev_ovmf_section {
-                gpa: s.gpa,
-                size: s.size,
-                kind: SectionType::raw(s.kind),
-            };
-            // SAFETY: `sections` has `count >= md.len()` writable entries (C contract).
-            unsafe { sections.add(i).write_unaligned(v) };
-        }
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        boundary::call(err, || {
+            boundary::need_out(out_count, "out_count")?;
+            let (_, o) = image(ovmf, ovmf_len)?;
+            let md = o
+                .metadata()
+                .map_err(|e| Error::new(Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE, e.to_string()))?;
+            boundary::write_out(out_count, md.len(), "out_count")?;
+            if sections.is_null() || count < md.len() {
+                return Err(Error::new(
+                    Status::LIBSEV_STATUS_BUFFER_TOO_SMALL,
+                    format!(
+                        "room for {} sections given, {} needed",
+                        if sections.is_null() { 0 } else { count },
+                        md.len()
+                    ),
+                ));
+            }
+            for (i, s) in md.iter().enumerate() {
+                let v = libsev_ovmf_section {
+                    gpa: s.gpa,
+                    size: s.size,
+                    kind: SectionType::raw(s.kind),
+                };
+                // SAFETY: `sections` has `count >= md.len()` writable entries (C contract).
+                sections.add(i).write_unaligned(v);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// For measured direct boot: QEMU's 176-byte kernel-hashes table for `kernel`, `initrd`
@@ -423,23 +449,27 @@ pub unsafe extern "C" fn libsev_es_hash_table(
     gpa_out: *mut u64,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let (_, o) = image(ovmf, ovmf_len)?;
-        let area = o
-            .hash_table()
-            .map_err(|e| Error::new(Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE, e.to_string()))?;
-        let boot = DirectBoot {
-            kernel: bytes_in(kernel, kernel_len, "kernel")?,
-            initrd: bytes_in(initrd, initrd_len, "initrd")?,
-            cmdline: opt_cstr(cmdline, "cmdline")?,
-        };
-        bytes_out(table, len, out_len, &padded_table(&boot))?;
-        if !gpa_out.is_null() {
-            // SAFETY: non-NULL and writable (C contract).
-            unsafe { gpa_out.write_unaligned(area.base as u64) };
-        }
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs first.
+    unsafe {
+        boundary::call(err, || {
+            let (_, o) = image(ovmf, ovmf_len)?;
+            let area = o
+                .hash_table()
+                .map_err(|e| Error::new(Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE, e.to_string()))?;
+            let boot = DirectBoot {
+                kernel: boundary::input(kernel, kernel_len, "kernel")?,
+                initrd: boundary::input(initrd, initrd_len, "initrd")?,
+                cmdline: opt_cstr(cmdline, "cmdline")?,
+            };
+            boundary::Out::new(table, len, out_len, ("table", "out_len"))?
+                .put(&padded_table(&boot))?;
+            if !gpa_out.is_null() {
+                // SAFETY: non-NULL and writable (C contract).
+                gpa_out.write_unaligned(area.base as u64);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Tell libsev about a vCPU of this guest: `vcpu_fd` from `KVM_CREATE_VCPU` on the real KVM
@@ -459,7 +489,8 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu(
     vcpu_fd: c_int,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest(guest, err, |g| g.add_vcpu_fd(vcpu_fd))
+    // SAFETY: the pointers as documented.
+    unsafe { with_guest(guest, err, |g| g.add_vcpu_fd(vcpu_fd)) }
 }
 
 /// For callers without KVM (firmware model only): add a vCPU whose registers are `vmm`'s reset
@@ -480,10 +511,13 @@ pub unsafe extern "C" fn libsev_guest_add_vcpu_reset(
     ap_reset_addr: u32,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_guest(guest, err, |g| {
-        let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
-        g.add_vcpu_state(&st)
-    })
+    // SAFETY: the pointers as documented.
+    unsafe {
+        with_guest(guest, err, |g| {
+            let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
+            g.add_vcpu_state(&st)
+        })
+    }
 }
 
 /// A hypervisor helper: load `vmm`'s reset register state for vCPU `vcpu_index` into the KVM
@@ -506,25 +540,28 @@ pub unsafe extern "C" fn libsev_vcpu_set_reset_state(
     ap_reset_addr: u32,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
-        crate::transport::vcpu::write_vcpu_state(vcpu_fd, &st).map_err(|e| {
-            let status = match e {
-                libc::EBADF => Status::LIBSEV_STATUS_BAD_FD,
-                libc::EINVAL => Status::LIBSEV_STATUS_INVALID_ARGUMENT,
-                _ => Status::LIBSEV_STATUS_OS_ERROR,
-            };
-            let mut err = Error::new(
-                status,
-                format!(
-                    "setting the reset registers of vCPU fd {vcpu_fd}: {}",
-                    std::io::Error::from_raw_os_error(e)
-                ),
-            );
-            err.os_errno = e;
-            err
+    // SAFETY: `err` as documented.
+    unsafe {
+        boundary::call(err, || {
+            let st = vmsa::reset_state(vmm_of(vmm)?, vcpu_signature, vcpu_index, ap_reset_addr);
+            crate::transport::vcpu::write_vcpu_state(vcpu_fd, &st).map_err(|e| {
+                let status = match e {
+                    libc::EBADF => Status::LIBSEV_STATUS_BAD_FD,
+                    libc::EINVAL => Status::LIBSEV_STATUS_INVALID_ARGUMENT,
+                    _ => Status::LIBSEV_STATUS_OS_ERROR,
+                };
+                let mut err = Error::new(
+                    status,
+                    format!(
+                        "setting the reset registers of vCPU fd {vcpu_fd}: {}",
+                        std::io::Error::from_raw_os_error(e)
+                    ),
+                );
+                err.os_errno = e;
+                err
+            })
         })
-    })
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //! deprecated aliases (same behaviour, same ABI) so 0.1 callers keep building and linking.
 
 use super::libsev_error;
-use super::model::{libsev_platform_emulated_ask_ark, libsev_platform_emulated_cek};
-use super::platform::{
-    libsev_model_config, libsev_platform, libsev_platform_is_emulated, libsev_platform_new_emulated,
+use super::model::{
+    libsev_model_config, libsev_platform_emulated_ask_ark, libsev_platform_emulated_cek,
+    libsev_platform_new_emulated,
 };
+use super::platform::{libsev_platform, libsev_platform_is_emulated};
 use crate::status::libsev_status;
 
 /// A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults

@@ -8,11 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sev::ffi::certs::*;
-use sev::ffi::guest::*;
-use sev::ffi::libsev_error;
-use sev::ffi::owner::*;
-use sev::ffi::platform::*;
+use sev::ffi::*;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr::{null, null_mut};
