@@ -1,18 +1,24 @@
 # libsev: build, install and check the C library.  GNU make.
 #
 #   make                 release build: target/release/libsev.{so,a}, include/libsev.h, and
-#                        build/bin/libsev-tool (built against a staged install, as a consumer)
+#                        build/bin/libsev-tool (built against a staged install, as a consumer),
+#                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
+#   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
+#   make uninstalled     build/libsev-uninstalled.pc: build C programs against the build tree
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
 #   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
 #   make header          regenerate include/libsev.h even if no source changed
 #   make symbols         regenerate include/libsev.symbols from the built libsev.so
-#   make bench           run the Rust benchmarks (release)
+#   make bench           run the Rust and the C benchmarks (release; C through the staged install)
 #   make bench-tool      libsev-tool measure against the Python sev-snp-measure (same run)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS (src/fuzz, SECURITY.md)
 #   make soak            SOAK_CYCLES launches and frees on one platform (release)
 #   make clean           remove build/ and cargo's target directory
+
+# bash: the bench recipes read PIPESTATUS.
+SHELL := /bin/bash
 
 CARGO ?= cargo
 ifeq ($(origin CC),default)
@@ -38,6 +44,14 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 REL := $(TARGET_DIR)/release
 SO := $(REL)/libsev.so
 STATIC_LIB := $(REL)/libsev.a
+
+# The LD_PRELOAD interposer (src/preload, its own cargo workspace): a Rust static archive linked
+# into a shared object that exports exactly the interposed libc functions.
+PRELOAD_MANIFEST := src/preload/Cargo.toml
+PRELOAD_A := $(REL)/libsev_preload.a
+PRELOAD_EXPORTS := open open64 __open_2 __open64_2 openat openat64 __openat_2 __openat64_2 \
+	ioctl close close_range dup dup2 dup3
+comma := ,
 
 # What a program linking libsev.a statically also needs; this is what
 # `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs` reports
@@ -66,14 +80,22 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib tool check-tool bench-tool install uninstall header symbols bench demo clean native-static-libs fuzz soak \
+.PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
-	check-header-compile check-symbols check-soname stage check-c-tests
+	check-header-compile check-symbols check-soname stage check-c-tests uninstalled check-in-tree \
+	bench-rust bench-c
 
-all: lib tool
+all: lib tool preload
 
 lib:
 	$(CARGO) build --release --lib
+
+preload:
+	$(CARGO) build --release --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
+	@mkdir -p $(BUILD)/lib
+	$(CC) -shared -o $(BUILD)/lib/libsev-preload.so -Wl,--version-script=src/preload/exports.map \
+	    -Wl,-soname,libsev-preload.so -Wl,--gc-sections -Wl,-z,now \
+	    $(addprefix -Wl$(comma)-u$(comma),$(PRELOAD_EXPORTS)) $(PRELOAD_A) $(LIBS_PRIVATE)
 
 # ---------------------------------------------------------------------------------------------
 # libsev-tool: a C program built like any consumer, against the staged install through
@@ -107,12 +129,13 @@ install-tool: stage
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/install/libsev-tool $(DESTDIR)$(BINDIR)/libsev-tool
 
-install-lib:
+install-lib: preload
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION)
 	ln -sf libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsev.so
 	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libsev.a
+	install -m 0755 $(BUILD)/lib/libsev-preload.so $(DESTDIR)$(LIBDIR)/libsev-preload.so
 	install -m 0644 include/libsev.h $(DESTDIR)$(INCLUDEDIR)/libsev.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' \
 	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
@@ -125,11 +148,43 @@ install-lib:
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libsev.so $(DESTDIR)$(LIBDIR)/libsev.a \
+	      $(DESTDIR)$(LIBDIR)/libsev-preload.so \
 	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc \
 	      $(DESTDIR)$(BINDIR)/libsev-tool
 
 native-static-libs:
 	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs
+
+# ---------------------------------------------------------------------------------------------
+# in-tree use: build and run C programs against the build tree, without installing
+
+# build/uninstalled/lib holds links to cargo's output under the names a linker and the loader
+# look for (libsev.so, the soname libsev.so.0, libsev.a); the .pc file points there and at
+# include/, and links with an rpath so the program runs without LD_LIBRARY_PATH.
+UNINST_LIB := $(BUILD)/uninstalled/lib
+
+uninstalled: lib
+	@mkdir -p $(UNINST_LIB)
+	ln -sfn $(abspath $(SO)) $(UNINST_LIB)/libsev.so
+	ln -sfn $(abspath $(SO)) $(UNINST_LIB)/$(SONAME)
+	ln -sfn $(abspath $(STATIC_LIB)) $(UNINST_LIB)/libsev.a
+	sed -e 's|@TREE@|$(CURDIR)|g' -e 's|@LIBDIR@|$(UNINST_LIB)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|g' \
+	    pkgconfig/libsev-uninstalled.pc.in > $(BUILD)/libsev-uninstalled.pc
+	@echo "build/libsev-uninstalled.pc: PKG_CONFIG_PATH=$(BUILD) pkg-config --cflags --libs libsev"
+
+# One C test built through build/libsev-uninstalled.pc and run with no LD_LIBRARY_PATH: it
+# must load the build tree's libsev.so.0 (found through the rpath).
+check-in-tree: uninstalled
+	@echo "== a C program built and run against the build tree (no install)"
+	@mkdir -p $(BUILD)/in-tree
+	$(CC) -std=c99 -Wall -Wextra -Werror -g c-tests/smoke.c -o $(BUILD)/in-tree/smoke \
+	    $$(PKG_CONFIG_PATH=$(BUILD) PKG_CONFIG_LIBDIR=$(BUILD) pkg-config --cflags --libs libsev)
+	@lib=$$(env -u LD_LIBRARY_PATH ldd $(BUILD)/in-tree/smoke | awk '/libsev\.so/ { print $$3 }'); \
+	    case "$$lib" in $(UNINST_LIB)/$(SONAME)) ;; \
+	    *) echo "the program loads libsev from '$$lib', not $(UNINST_LIB)"; exit 1 ;; esac
+	env -u LD_LIBRARY_PATH $(BUILD)/in-tree/smoke
+	@echo ok
 
 # ---------------------------------------------------------------------------------------------
 # generated files
@@ -154,12 +209,39 @@ demo: stage
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo
 
-bench:
-	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \
-	    $(CARGO) bench; \
-	else \
-	    echo "bench: no [[bench]] targets in Cargo.toml yet"; \
-	fi
+# The SEV-ES demo: Debian's OVMF and real vCPUs on /dev/kvm, launched on the firmware model.
+demo-es: stage
+	@mkdir -p $(BUILD)/demo
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 c-tests/demo_es.c -o $(BUILD)/demo/demo-es \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
+
+# `make bench`: the Rust benchmarks (src/benches, through the Rust API), then the same figures
+# from C programs (c-tests/bench) built against the staged install through pkg-config, then
+# both same-run ratios side by side (c-tests/bench/compare.sh). LIBSEV_BENCH_MIB sets the size
+# (1024 MiB by default) for both.
+BENCH_OUT := $(BUILD)/bench
+BENCH_C := model migration
+BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
+
+bench: bench-rust bench-c
+	@bash c-tests/bench/compare.sh $(BENCH_OUT)/rust.txt $(BENCH_OUT)/c.txt
+
+bench-rust:
+	@mkdir -p $(BENCH_OUT)
+	@echo "== Rust benchmarks (src/benches)"
+	$(CARGO) bench 2>&1 | tee $(BENCH_OUT)/rust.txt; test $${PIPESTATUS[0]} -eq 0
+
+bench-c: stage
+	@mkdir -p $(BENCH_OUT)
+	@echo "== C benchmarks (c-tests/bench) against the staged install"
+	@rm -f $(BENCH_OUT)/c.txt
+	@for b in $(BENCH_C); do \
+	    $(CC) $(BENCH_CFLAGS) c-tests/bench/$$b.c -o $(BENCH_OUT)/$$b \
+	        $$($(STAGE_PKG_CONFIG) --cflags --libs libsev) || exit 1; \
+	    LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BENCH_OUT)/$$b | tee -a $(BENCH_OUT)/c.txt; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # Fuzzing (not part of `check`): cargo-fuzz with the stable toolchain via RUSTC_BOOTSTRAP=1
 # (see src/fuzz/run.sh). Seeds are generated from the shared test data at run time.
@@ -195,21 +277,27 @@ check:
 	@$(MAKE) --no-print-directory check-header-compile
 	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-soname
+	@$(MAKE) --no-print-directory check-in-tree
 	@$(MAKE) --no-print-directory stage
 	@$(MAKE) --no-print-directory check-c-tests
 	@$(MAKE) --no-print-directory check-tool
+	@$(MAKE) --no-print-directory check-qemu
 
 check-fmt:
 	@echo "== cargo fmt --check"
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path $(PRELOAD_MANIFEST)
 
 check-clippy:
 	@echo "== cargo clippy --all-targets -- -D warnings"
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR)) \
+	    --all-targets -- -D warnings
 
 check-test:
 	@echo "== cargo test"
 	$(CARGO) test
+	$(CARGO) test --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
 
 check-build:
 	@echo "== release build"
@@ -271,7 +359,7 @@ stage: lib
 	    LIBDIR=$(STAGE_PREFIX)/lib INCLUDEDIR=$(STAGE_PREFIX)/include \
 	    PKGCONFIGDIR=$(STAGE_PREFIX)/lib/pkgconfig >/dev/null
 	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
-	    test -f libsev.so.$(VERSION) && test -f libsev.a && \
+	    test -f libsev.so.$(VERSION) && test -f libsev.a && test -f libsev-preload.so && \
 	    test "$$(readlink $(SONAME))" = libsev.so.$(VERSION) && \
 	    test "$$(readlink libsev.so)" = $(SONAME) && \
 	    test -f pkgconfig/libsev.pc && test -f ../include/libsev.h || \
@@ -301,3 +389,10 @@ check-tool: tool
 BENCH_OVMF ?= /usr/share/OVMF/OVMF_CODE_4M.fd
 bench-tool: tool
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/bench.sh $(TOOL) $(BENCH_OVMF)
+
+# Debian's unmodified QEMU runs its SEV launch on the model through libsev-preload.so (README.md,
+# "Run QEMU's SEV path on the model"); skips, saying why, where QEMU cannot start (no /dev/kvm).
+check-qemu: stage
+	@echo "== QEMU's SEV path on the model (LD_PRELOAD=libsev-preload.so, c-tests/qemu/sev.sh)"
+	@CC=$(CC) bash c-tests/qemu/sev.sh $(STAGE) $(STAGE_PREFIX) $(BUILD)/qemu; rc=$$?; \
+	    if [ $$rc -eq 77 ]; then echo "check-qemu: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi

@@ -300,7 +300,10 @@ static void test_null_arguments(void) {
     NUL(libsev_chain_verify(b, 2084, NULL, 6252, NULL, 0, b, 3200, 0, NULL, &err));
     NUL(libsev_chain_verify(b, 2084, b, 6252, NULL, 2084, b, 3200, 0, NULL, &err));
     NUL(libsev_chain_verify(b, 2084, b, 6252, NULL, 0, NULL, 3200, 0, NULL, &err));
-    NUL(libsev_chain_verify_blob(NULL, 8336, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify_blob(NULL, 8336, NULL, 0, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify_blob(b, 8336, NULL, 2084, b, 3200, 0, NULL, &err));
+    NUL(libsev_chain_verify_blob_root(b, 8336, NULL, 0, b, 3200, NULL, 1088, 0, NULL, &err));
+    NUL(libsev_chain_verify_root(b, 2084, b, 6252, NULL, 0, b, 3200, NULL, 1088, 0, NULL, &err));
     NUL(libsev_attestation_verify(NULL, 208, b, 2084, &ai, &err));
     NUL(libsev_attestation_verify(b, 208, NULL, 2084, &ai, &err));
     NUL(libsev_attestation_verify(b, 208, b, 2084, NULL, &err));

@@ -139,10 +139,11 @@ static void test_verifies(const struct gen *g) {
     CHECK(st == LIBSEV_STATUS_OK);
 
     memset(&r, 0, sizeof r);
-    st = libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, 0, &r, &err);
+    st = libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, NULL, 0, 0, &r, &err);
     CHECK(st == LIBSEV_STATUS_OK);
     CHECK(r.generation == g->generation);
-    st = libsev_chain_verify_blob(g->sevchain.p, g->sevchain.n, g->ask_ark.p, g->ask_ark.n, 0,
+    st = libsev_chain_verify_blob(g->sevchain.p, g->sevchain.n, NULL, 0, g->ask_ark.p,
+                                  g->ask_ark.n, 0,
                                   &r, &err);
     CHECK(st == LIBSEV_STATUS_OK);
 }
@@ -197,7 +198,7 @@ static void test_flips(const struct gen *g) {
             memcpy(copy, g->chain.p, g->chain.n);
             copy[rg->start + offs[k]] ^= 0x01;
             memset(&r, 0, sizeof r);
-            st = libsev_chain_verify_blob(copy, g->chain.n, NULL, 0, 0, &r, &err);
+            st = libsev_chain_verify_blob(copy, g->chain.n, NULL, 0, NULL, 0, 0, &r, &err);
             tested++;
             if (st == LIBSEV_STATUS_OK || r.failed_link != rg->link) {
                 fprintf(stderr, "%s %s+0x%zx: status %u (%s), failed link %u (%s), want %s\n",
@@ -225,7 +226,7 @@ static void test_other_generation(const struct gen *g, const struct gen *other) 
     libsev_status st;
 
     memset(&r, 0, sizeof r);
-    st = libsev_chain_verify_blob(g->sevchain.p, g->sevchain.n, other->ask_ark.p,
+    st = libsev_chain_verify_blob(g->sevchain.p, g->sevchain.n, NULL, 0, other->ask_ark.p,
                                   other->ask_ark.n, 0, &r, &err);
     CHECK(st != LIBSEV_STATUS_OK);
     CHECK(st == LIBSEV_STATUS_BAD_SIGNATURE || st == LIBSEV_STATUS_CHAIN_BROKEN);
@@ -250,12 +251,12 @@ static void test_arguments(const struct gen *g) {
     CHECK(libsev_chain_verify(g->sevchain.p, SEV_CERT_LEN - 1, g->sevchain.p, 3 * SEV_CERT_LEN,
                               NULL, 0, g->ask_ark.p, g->ask_ark.n, 0, &r, &err) ==
           LIBSEV_STATUS_INVALID_LENGTH);
-    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, 0x80, &r, &err) ==
+    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, NULL, 0, 0x80, &r, &err) ==
           LIBSEV_STATUS_INVALID_ARGUMENT);
-    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n - 1, NULL, 0, 0, &r, &err) ==
+    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n - 1, NULL, 0, NULL, 0, 0, &r, &err) ==
           LIBSEV_STATUS_INVALID_LENGTH);
     CHECK(r.status == 0x5A5A5A5Au && r.failed_link == 0x5A5A5A5Au);
-    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, 0, NULL, NULL) ==
+    CHECK(libsev_chain_verify_blob(g->chain.p, g->chain.n, NULL, 0, NULL, 0, 0, NULL, NULL) ==
           LIBSEV_STATUS_OK);
 }
 

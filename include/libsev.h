@@ -47,14 +47,46 @@
 #define LIBSEV_CHAIN_LINK_COUNT 8
 
 /**
- * Size of a launch digest (SHA-256).
+ * `libsev_es_launch.vmm`: QEMU/KVM (architectural reset, RDX = the vCPU model's signature).
  */
-#define LIBSEV_LAUNCH_DIGEST_LEN 32
+#define LIBSEV_VMM_QEMU 0
 
 /**
- * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
+ * `libsev_es_launch.vmm`: Amazon EC2's reset state.
  */
-#define LIBSEV_MNONCE_LEN 16
+#define LIBSEV_VMM_EC2 1
+
+/**
+ * `libsev_es_launch.vmm`: Google Compute Engine's reset state.
+ */
+#define LIBSEV_VMM_GCE 2
+
+/**
+ * `libsev_es_launch.init`: the VM was made with `KVM_SEV_ES_INIT` (QEMU's default for SEV-ES;
+ * KVM writes no x87/SSE state into the VMSAs).
+ */
+#define LIBSEV_ES_PROFILE_ES_INIT 0
+
+/**
+ * `libsev_es_launch.init`: the VM was made with `KVM_SEV_INIT2` (KVM copies the x87/SSE
+ * reset state: FCW 0x37F, MXCSR 0x1F80; the profile the public measurement tools model).
+ */
+#define LIBSEV_ES_PROFILE_INIT2 1
+
+/**
+ * Guest policy bit 2: the guest requires SEV-ES (`LAUNCH_START`'s `policy`).
+ */
+#define LIBSEV_POLICY_ES (1 << 2)
+
+/**
+ * Size of the kernel-hashes table `libsev_es_hash_table` produces.
+ */
+#define LIBSEV_ES_HASH_TABLE_LEN 176
+
+/**
+ * Size of `libsev_model_config.seed`.
+ */
+#define LIBSEV_MODEL_SEED_LEN 32
 
 /**
  * `flags` bit for `libsev_owner_session_package_secret`: zero-pad a secret whose length is not
@@ -62,56 +94,6 @@
  * `LIBSEV_STATUS_INVALID_LENGTH`).
  */
 #define LIBSEV_SECRET_PAD 1
-
-/**
- * Size of the LAUNCH_SECRET packet header (`FLAGS ‖ IV ‖ MAC`).
- */
-#define LIBSEV_SECRET_HEADER_LEN 52
-
-/**
- * The largest secret one LAUNCH_SECRET can carry (after padding).
- */
-#define LIBSEV_SECRET_MAX_LEN 20480
-
-/**
- * Size of the GODH certificate.
- */
-#define LIBSEV_GODH_CERT_LEN 2084
-
-/**
- * Size of the session blob.
- */
-#define LIBSEV_SESSION_BLOB_LEN 128
-
-/**
- * Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
- */
-#define LIBSEV_MEASUREMENT_LEN 48
-
-/**
- * Size of a legacy attestation report.
- */
-#define LIBSEV_ATTESTATION_REPORT_LEN 208
-
-/**
- * Size of an SEV certificate (PDH, PEK, OCA, CEK): 2084 bytes.
- */
-#define LIBSEV_SEV_CERT_LEN 2084
-
-/**
- * Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
- */
-#define LIBSEV_CERT_CHAIN_LEN 6252
-
-/**
- * Size of one socket's chip id from GET_ID (the output may hold one per socket).
- */
-#define LIBSEV_CHIP_ID_LEN 64
-
-/**
- * Size of `libsev_model_config.seed`.
- */
-#define LIBSEV_MODEL_SEED_LEN 32
 
 /**
  * Size of `libsev_probe_item.reason`, including the terminating NUL.
@@ -142,6 +124,62 @@
  * Feature: the model can keep its platform identity in a state directory.
  */
 #define LIBSEV_FEATURE_STATE_DIR 5
+
+/**
+ * Size of an SEV certificate (PDH, PEK, OCA, CEK, GODH): 2084 bytes.
+ */
+#define LIBSEV_SEV_CERT_LEN 2084
+
+/**
+ * Size of the chain `PEK ‖ OCA ‖ CEK` that PDH_CERT_EXPORT returns: 6252 bytes.
+ */
+#define LIBSEV_CERT_CHAIN_LEN 6252
+
+/**
+ * Size of one socket's chip id from GET_ID (the output may hold one per socket).
+ */
+#define LIBSEV_CHIP_ID_LEN 64
+
+/**
+ * Size of the GODH certificate (an SEV certificate).
+ */
+#define LIBSEV_GODH_CERT_LEN LIBSEV_SEV_CERT_LEN
+
+/**
+ * Size of the session blob (LAUNCH_START's input, SEND_START's output).
+ */
+#define LIBSEV_SESSION_BLOB_LEN 128
+
+/**
+ * Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
+ */
+#define LIBSEV_MEASUREMENT_LEN 48
+
+/**
+ * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
+ */
+#define LIBSEV_MNONCE_LEN 16
+
+/**
+ * Size of a legacy attestation report.
+ */
+#define LIBSEV_ATTESTATION_REPORT_LEN 208
+
+/**
+ * Size of a packet header (`FLAGS ‖ IV ‖ MAC`) of LAUNCH_SECRET and of the migration
+ * packets (SEND_UPDATE_DATA, RECEIVE_UPDATE_DATA).
+ */
+#define LIBSEV_SECRET_HEADER_LEN 52
+
+/**
+ * The largest secret one LAUNCH_SECRET can carry (after padding).
+ */
+#define LIBSEV_SECRET_MAX_LEN 20480
+
+/**
+ * Size of a launch digest (SHA-256).
+ */
+#define LIBSEV_LAUNCH_DIGEST_LEN 32
 
 /**
  * Log levels, from most to least severe.
@@ -178,7 +216,8 @@ typedef uint32_t libsev_log_level;
  * * 3000–3099: the built-in firmware model (configuration, state directory);
  * * 9000–9099: libsev itself (a caught panic: a bug, please report it).
  *
- * Numbers are never reused. `libsev_status_str()` gives a static description of each.
+ * Numbers are never reused. A status marked "Reserved" is not produced by this version
+ * (its number stays assigned). `libsev_status_str()` gives a static description of each.
  */
 enum libsev_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -207,6 +246,8 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_LENGTH = 4,
     /**
      * An address or length is not aligned as the command requires (16 bytes for data paths).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_UNALIGNED = 5,
     /**
@@ -215,6 +256,8 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_STRING = 6,
     /**
      * A handle of the wrong kind or for another platform was passed.
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_WRONG_HANDLE = 7,
     /**
@@ -223,10 +266,14 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_STATE = 100,
     /**
      * The guest has not been initialised for SEV (call `libsev_guest_init` first).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_NOT_INITIALIZED = 101,
     /**
      * The guest was already initialised for SEV.
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_ALREADY_INITIALIZED = 102,
     /**
@@ -387,12 +434,19 @@ enum libsev_status
     LIBSEV_STATUS_MEASUREMENT_MISMATCH = 2005,
     /**
      * A cryptographic operation failed (bad key, point not on curve).
+     *
+     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_CRYPTO_ERROR = 2006,
     /**
      * Serialized owner or model state is malformed.
      */
     LIBSEV_STATUS_BAD_STATE_BLOB = 2007,
+    /**
+     * A firmware image lacks what the launch needs (OVMF footer table, SEV-ES reset block,
+     * hash-table area for measured direct boot, SEV metadata).
+     */
+    LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
     /**
      * The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
      */
@@ -487,6 +541,11 @@ enum libsev_root_kind
      * The built-in firmware model's test-only root.
      */
     LIBSEV_ROOT_TEST_ONLY = 2,
+    /**
+     * The root the caller supplied as bytes (`libsev_chain_verify_root`,
+     * `libsev_chain_verify_blob_root`): trusted because the caller said so.
+     */
+    LIBSEV_ROOT_SUPPLIED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -623,8 +682,8 @@ typedef struct libsev_platform libsev_platform;
 
 /**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
- * user data given to `libsev_set_log_callback`. It may be called from any thread that calls
- * into libsev.
+ * user data given to `libsev_set_log_callback`. It runs on the thread that made the libsev
+ * call being logged, before that call returns, with no libsev lock held.
  */
 typedef void (*libsev_log_callback)(libsev_log_level level, const char *message, void *user);
 
@@ -645,7 +704,8 @@ typedef struct libsev_chain_result {
      */
     uint32_t generation;
     /**
-     * A static string: `"naples"` … `"turin"`, `"test-only"` or `"unknown"`. Never NULL.
+     * A static string: `"naples"` … `"turin"`, `"test-only"`, `"supplied"` or `"unknown"`.
+     * Never NULL.
      */
     const char *generation_name;
     /**
@@ -690,6 +750,107 @@ typedef struct libsev_error {
 } libsev_error;
 
 /**
+ * Everything an SEV-ES launch digest depends on. Zero-initialise, then fill.
+ */
+typedef struct libsev_es_launch {
+    /**
+     * The firmware image exactly as the hypervisor measures it (e.g. `OVMF_CODE.fd`).
+     */
+    const uint8_t *ovmf;
+    size_t ovmf_len;
+    /**
+     * Non-zero: measured direct boot (QEMU `kernel-hashes=on`): the 176-byte hashes table of
+     * `kernel`, `initrd` and `cmdline` is measured after the image. Zero: those are ignored.
+     */
+    uint32_t direct_boot;
+    /**
+     * The kernel file (NULL with length 0 for an empty one).
+     */
+    const uint8_t *kernel;
+    size_t kernel_len;
+    /**
+     * The initrd (NULL with length 0 for none).
+     */
+    const uint8_t *initrd;
+    size_t initrd_len;
+    /**
+     * The kernel command line, NUL-terminated, or NULL for none.
+     */
+    const char *cmdline;
+    /**
+     * Number of vCPUs (1 … 4096).
+     */
+    uint32_t vcpus;
+    /**
+     * The vCPU model's CPUID(1).EAX signature; 0: take it from `cpu_model`.
+     */
+    uint32_t vcpu_signature;
+    /**
+     * A QEMU CPU model name (`"EPYC-v4"`, `"EPYC-Milan"`, `"EPYC-Genoa"`, …), used when
+     * `vcpu_signature` is 0. EC2 and GCE ignore the vCPU model; both may then be 0/NULL.
+     */
+    const char *cpu_model;
+    /**
+     * `LIBSEV_VMM_QEMU`, `_EC2` or `_GCE`.
+     */
+    uint32_t vmm;
+    /**
+     * `LIBSEV_ES_PROFILE_ES_INIT` or `LIBSEV_ES_PROFILE_INIT2`.
+     */
+    uint32_t init;
+    /**
+     * SEV_FEATURES in the VMSAs: 0 unless the VM was made with `KVM_SEV_INIT2` and
+     * `vmsa_features` (e.g. 0x20 DebugSwap).
+     */
+    uint64_t sev_features;
+} libsev_es_launch;
+
+/**
+ * What `libsev_ovmf_info` reports about an OVMF image.
+ */
+typedef struct libsev_ovmf_info {
+    /**
+     * Guest-physical address of the image's first byte (it ends at 4 GiB).
+     */
+    uint64_t gpa;
+    /**
+     * The AP reset address from the SEV-ES reset block (never 0).
+     */
+    uint32_t sev_es_reset_addr;
+    /**
+     * 1 when the image supports measured direct boot (a usable hash-table area).
+     */
+    uint32_t has_hash_table;
+    uint32_t hash_table_base;
+    uint32_t hash_table_size;
+    /**
+     * The launch-secret area (0/0 when absent).
+     */
+    uint32_t secret_base;
+    uint32_t secret_size;
+    /**
+     * 1 when the image has SEV metadata (SEV-SNP support); see `libsev_ovmf_metadata`.
+     */
+    uint32_t has_metadata;
+    /**
+     * Number of metadata sections.
+     */
+    uint32_t metadata_sections;
+} libsev_ovmf_info;
+
+/**
+ * One section of OVMF's SEV metadata.
+ */
+typedef struct libsev_ovmf_section {
+    uint32_t gpa;
+    uint32_t size;
+    /**
+     * 1 SNP_SEC_MEM, 2 SNP_SECRETS, 3 CPUID, 4 SVSM_CAA, 0x10 SNP_KERNEL_HASHES.
+     */
+    uint32_t kind;
+} libsev_ovmf_section;
+
+/**
  * `GUEST_STATUS` as `libsev_guest_status` returns it.
  */
 typedef struct libsev_guest_status_info {
@@ -707,24 +868,6 @@ typedef struct libsev_guest_status_info {
      */
     uint32_t state;
 } libsev_guest_status_info;
-
-/**
- * The verified contents of a legacy attestation report.
- */
-typedef struct libsev_attestation_info {
-    /**
-     * The MNONCE given to the ATTESTATION command (compare it with yours).
-     */
-    uint8_t mnonce[16];
-    /**
-     * The launch digest the firmware saved at LAUNCH_MEASURE.
-     */
-    uint8_t launch_digest[32];
-    /**
-     * The guest policy.
-     */
-    uint32_t policy;
-} libsev_attestation_info;
 
 /**
  * How to build a model platform (`libsev_platform_new_emulated`). Fill it with
@@ -760,6 +903,24 @@ typedef struct libsev_model_config {
      */
     uint32_t asids;
 } libsev_model_config;
+
+/**
+ * The verified contents of a legacy attestation report.
+ */
+typedef struct libsev_attestation_info {
+    /**
+     * The MNONCE given to the ATTESTATION command (compare it with yours).
+     */
+    uint8_t mnonce[16];
+    /**
+     * The launch digest the firmware saved at LAUNCH_MEASURE.
+     */
+    uint8_t launch_digest[32];
+    /**
+     * The guest policy.
+     */
+    uint32_t policy;
+} libsev_attestation_info;
 
 /**
  * `PLATFORM_STATUS` as `libsev_platform_status` returns it.
@@ -857,7 +1018,18 @@ const char *libsev_fw_error_description(uint32_t fw_error);
 
 /**
  * Install a log callback receiving messages up to `max_level`; NULL removes it. Logging is
- * process-wide. The callback may be called from any thread that calls into libsev.
+ * process-wide.
+ *
+ * The callback runs on the thread whose libsev call is being logged, before that call
+ * returns, with no libsev lock held: it may call any libsev function, including this one
+ * (to replace or remove itself) and functions on the very handle whose call is being logged.
+ * Messages caused by libsev calls made from inside the callback are not logged (no
+ * recursion).
+ *
+ * When this function returns, no call of the previous callback is running on another thread
+ * and none will start, so its `user` data may be freed; the one exception is a call made from
+ * inside a callback, which returns at once (it cannot wait for callbacks that may be waiting
+ * for it).
  */
 void libsev_set_log_callback(libsev_log_callback callback, void *user, libsev_log_level max_level);
 
@@ -901,7 +1073,9 @@ libsev_status libsev_chain_verify(const uint8_t *pdh,
 /**
  * Like `libsev_chain_verify`, for chains stored as one blob:
  * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK` (4 × 2084 bytes) with `ask_ark` = `ASK ‖ ARK`, or
- * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0.
+ * * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0;
+ * * `cek`: optional (NULL, 0), a CEK (2084 bytes) replacing the blob's, as for
+ *   `libsev_chain_verify` (added after 0.1.0, whose blob form had no `cek` arguments).
  *
  * # Safety
  * As for `libsev_chain_verify`.
@@ -909,6 +1083,8 @@ libsev_status libsev_chain_verify(const uint8_t *pdh,
 LIBSEV_MUST_USE
 libsev_status libsev_chain_verify_blob(const uint8_t *chain,
                                        size_t chain_len,
+                                       const uint8_t *cek,
+                                       size_t cek_len,
                                        const uint8_t *ask_ark,
                                        size_t ask_ark_len,
                                        uint32_t flags,
@@ -919,6 +1095,107 @@ libsev_status libsev_chain_verify_blob(const uint8_t *chain,
  * A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
  */
 const char *libsev_chain_link_str(uint32_t link);
+
+/**
+ * `libsev_chain_verify` that also trusts the ARK `root` (`root_len` bytes in AMD's
+ * certificate format, e.g. the second half of the `ASK ‖ ARK` the private CA distributes;
+ * 576 bytes for RSA-2048, 1088 for RSA-4096).
+ *
+ * A chain ending at exactly that key (SHA-384 of its signed bytes, as roots are pinned) is
+ * accepted with `libsev_chain_result.root_kind` = `LIBSEV_ROOT_SUPPLIED` and
+ * `generation_name` `"supplied"`; AMD's roots are still accepted (and reported as AMD's);
+ * any other root fails as without it (`LIBSEV_STATUS_UNKNOWN_ROOT`,
+ * `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`). Giving the model's test root here trusts it without
+ * `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (the caller named its exact bytes). Every link is checked
+ * exactly as by `libsev_chain_verify`.
+ *
+ * `root` is required (`LIBSEV_STATUS_NULL_ARGUMENT`, `LIBSEV_STATUS_INVALID_LENGTH` when
+ * empty); one that is not an ARK fails with `LIBSEV_STATUS_BAD_CERTIFICATE` before anything
+ * is verified (`out` is not written). Other arguments, statuses and `out` as for
+ * `libsev_chain_verify`.
+ *
+ * Thread safety: no shared state; call from any thread.
+ *
+ * # Safety
+ * As for `libsev_chain_verify`; `root` must point to `root_len` readable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify_root(const uint8_t *pdh,
+                                       size_t pdh_len,
+                                       const uint8_t *plat_certs,
+                                       size_t plat_certs_len,
+                                       const uint8_t *cek,
+                                       size_t cek_len,
+                                       const uint8_t *ask_ark,
+                                       size_t ask_ark_len,
+                                       const uint8_t *root,
+                                       size_t root_len,
+                                       uint32_t flags,
+                                       struct libsev_chain_result *out,
+                                       struct libsev_error *err);
+
+/**
+ * `libsev_chain_verify_blob` that also trusts the ARK `root`, as `libsev_chain_verify_root`
+ * describes.
+ *
+ * # Safety
+ * As for `libsev_chain_verify_root`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_chain_verify_blob_root(const uint8_t *chain,
+                                            size_t chain_len,
+                                            const uint8_t *cek,
+                                            size_t cek_len,
+                                            const uint8_t *ask_ark,
+                                            size_t ask_ark_len,
+                                            const uint8_t *root,
+                                            size_t root_len,
+                                            uint32_t flags,
+                                            struct libsev_chain_result *out,
+                                            struct libsev_error *err);
+
+/**
+ * `DBG_DECRYPT`: decrypt `len` bytes of guest memory at `src` into `dst` with the guest key.
+ * Refused by the firmware when the policy forbids debugging
+ * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
+ *
+ * Any source and destination offsets and lengths are exact: on success every one of the
+ * `len` bytes was written and no byte around them. libsev issues the request in pieces KVM
+ * handles exactly (one piece when `src` and `dst` share their offset within a page;
+ * otherwise pieces within one source page and one destination page each), on real hosts as
+ * on the model. A source that is not all readable or a destination that is not all writable
+ * (read-only, `PROT_NONE`, unmapped) gives `LIBSEV_STATUS_OUT_OF_MEMORY` (`ENOMEM`) before
+ * anything is written. Another failure part-way (e.g. the guest destroyed by another
+ * thread) may leave the pieces before it written.
+ *
+ * # Safety
+ * `src..+len` and `dst..+len` memory of this process, not used by others during the call;
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
+
+/**
+ * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
+ *
+ * As exact as `libsev_guest_dbg_decrypt`: KVM's read-modify-write of an unaligned
+ * destination re-encrypts only `round_up(len, 16)` bytes from the rounded-down destination
+ * and would leave the tail unwritten, so libsev first brings an unaligned destination to a
+ * 16-byte boundary with a piece of its own; success means every byte was written.
+ *
+ * # Safety
+ * As for `libsev_guest_dbg_decrypt`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
+                                       const uint8_t *src,
+                                       uint8_t *dst,
+                                       size_t len,
+                                       struct libsev_error *err);
 
 /**
  * Create an empty launch digest. `*out` is set only on success
@@ -968,13 +1245,210 @@ libsev_status libsev_launch_digest_value(const struct libsev_launch_digest *dige
 void libsev_launch_digest_free(struct libsev_launch_digest *digest);
 
 /**
- * The message of the handle's last failure ("" if none, or for NULL); valid until the next
- * failing call on the same handle.
+ * The message of the handle's last failure ("" if none, or for NULL). The text belongs to
+ * the calling thread: it stays valid until this thread asks again for the same handle, or the
+ * handle is freed. See also `libsev_launch_digest_last_error_copy`.
  *
  * # Safety
  * `digest` NULL or a live handle.
  */
 const char *libsev_launch_digest_last_error(const struct libsev_launch_digest *digest);
+
+/**
+ * Copy the message of the handle's last failure, with its terminating NUL, into `buf` under
+ * the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `digest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_last_error_copy(const struct libsev_launch_digest *digest,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_len);
+
+/**
+ * The SEV-ES launch digest (SHA-256, 32 bytes into `digest_out`) the firmware reaches for
+ * `launch`: the image, the hashes table if `direct_boot`, then one VMSA per vCPU as KVM
+ * builds it from the VMM's reset state.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no OVMF footer table or SEV-ES reset block;
+ * `direct_boot` with an image that has no hash-table area), `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * (vCPU count, unknown CPU model or constant), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ * Thread safety: pure; any thread.
+ *
+ * # Safety
+ * `launch` NULL or a valid struct whose pointers are valid for their lengths (strings
+ * NUL-terminated); `digest_out` 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_es_launch_digest(const struct libsev_es_launch *launch,
+                                      uint8_t *digest_out,
+                                      struct libsev_error *err);
+
+/**
+ * The guest owner's check of an SEV-ES launch in one call: computes the expected launch
+ * digest for `launch` (as `libsev_es_launch_digest`), makes it the session's digest and
+ * verifies LAUNCH_MEASURE's 48 bytes (as `libsev_owner_session_verify_measurement`). On a
+ * mismatch (`LIBSEV_STATUS_MEASUREMENT_MISMATCH`) the message names the inputs assumed
+ * (image size, direct boot, vCPU count and signature, VMM, INIT profile, features), and
+ * `expected_out` (NULL or 32 bytes) receives the expected MEASURE.
+ *
+ * After a successful verification the session is final: the same inputs verify again,
+ * others give `LIBSEV_STATUS_INVALID_STATE`. Thread safety: as the session (one thread at a
+ * time).
+ *
+ * # Safety
+ * `session` NULL or a live handle; `launch` as for `libsev_es_launch_digest`;
+ * `measurement` 48 readable bytes; `expected_out` NULL or 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_verify_es_launch(struct libsev_owner_session *session,
+                                                    const struct libsev_es_launch *launch,
+                                                    uint8_t api_major,
+                                                    uint8_t api_minor,
+                                                    uint8_t build,
+                                                    const uint8_t *measurement,
+                                                    uint8_t *expected_out,
+                                                    struct libsev_error *err);
+
+/**
+ * The CPUID(1).EAX signature of a QEMU CPU model name (e.g. `"EPYC-v4"` → 0x00800F12).
+ *
+ * Statuses: `LIBSEV_STATUS_INVALID_ARGUMENT` (unknown name), `LIBSEV_STATUS_NULL_ARGUMENT`,
+ * `LIBSEV_STATUS_INVALID_STRING`. Thread safety: any thread.
+ *
+ * # Safety
+ * `name` NULL or NUL-terminated; `out` writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_cpu_model_signature(const char *name,
+                                         uint32_t *out,
+                                         struct libsev_error *err);
+
+/**
+ * Parse an OVMF image's SEV tables into `*out`.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no footer table, malformed table, no SEV-ES
+ * reset block), `LIBSEV_STATUS_NULL_ARGUMENT`. Nothing is written on failure. Thread
+ * safety: pure.
+ *
+ * # Safety
+ * `ovmf` readable for `ovmf_len`; `out` writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_ovmf_info_get(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   struct libsev_ovmf_info *out,
+                                   struct libsev_error *err);
+
+/**
+ * The SEV metadata sections of an OVMF image, in table order (what SEV-SNP launches).
+ * Buffer rule: `*out_count` receives the number of sections; a NULL or short `sections`
+ * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` and writes nothing to it.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (as `libsev_ovmf_info_get`, or no/malformed
+ * SEV metadata). Thread safety: pure.
+ *
+ * # Safety
+ * `ovmf` readable for `ovmf_len`; `sections` NULL or `count` writable entries; `out_count`
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_ovmf_metadata(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   struct libsev_ovmf_section *sections,
+                                   size_t count,
+                                   size_t *out_count,
+                                   struct libsev_error *err);
+
+/**
+ * For measured direct boot: QEMU's 176-byte kernel-hashes table for `kernel`, `initrd`
+ * (NULL/0: empty) and `cmdline` (NULL: none), and in `*gpa_out` the guest-physical address
+ * where OVMF expects it (the base of the image's hash-table area). The hypervisor writes the
+ * table there in guest memory and measures exactly those bytes with LAUNCH_UPDATE_DATA after
+ * the firmware image; the owner's `libsev_es_launch_digest` with `direct_boot` computes the
+ * same bytes. Buffer rule on `(table, len, out_len)`.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no OVMF tables, or no hash-table area:
+ * the image does not support measured direct boot), `LIBSEV_STATUS_BUFFER_TOO_SMALL`.
+ * Thread safety: pure.
+ *
+ * # Safety
+ * Input pointers readable for their lengths, `cmdline` NULL or NUL-terminated; `table` NULL
+ * or `len` writable bytes; `out_len` writable; `gpa_out` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_es_hash_table(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   const uint8_t *kernel,
+                                   size_t kernel_len,
+                                   const uint8_t *initrd,
+                                   size_t initrd_len,
+                                   const char *cmdline,
+                                   uint8_t *table,
+                                   size_t len,
+                                   size_t *out_len,
+                                   uint64_t *gpa_out,
+                                   struct libsev_error *err);
+
+/**
+ * Tell libsev about a vCPU of this guest: `vcpu_fd` from `KVM_CREATE_VCPU` on the real KVM
+ * VM, after its reset registers are set and before `libsev_guest_launch_update_vmsa`. Call
+ * for every vCPU in creation order. On the kernel this only checks the fd (KVM already knows
+ * its vCPUs); on the firmware model the registers are read from the KVM vCPU when
+ * LAUNCH_UPDATE_VMSA runs, and its VMSA is built as KVM would. libsev never closes the fd.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FD` (not open), `LIBSEV_STATUS_INVALID_ARGUMENT` (not a KVM
+ * vCPU, or added twice). Thread safety: as the guest.
+ *
+ * # Safety
+ * `guest` NULL or a live handle; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_add_vcpu(struct libsev_guest *guest,
+                                    int vcpu_fd,
+                                    struct libsev_error *err);
+
+/**
+ * For callers without KVM (firmware model only): add a vCPU whose registers are `vmm`'s reset
+ * state for vCPU `vcpu_index` (0 = the boot CPU at 0xFFFFFFF0; others at `ap_reset_addr`,
+ * OVMF's SEV-ES reset block from `libsev_ovmf_info_get`), RDX = `vcpu_signature`.
+ *
+ * Statuses: `LIBSEV_STATUS_INVALID_STATE` (kernel transport: create real vCPUs),
+ * `LIBSEV_STATUS_INVALID_ARGUMENT`. Thread safety: as the guest.
+ *
+ * # Safety
+ * `guest` NULL or a live handle; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_add_vcpu_reset(struct libsev_guest *guest,
+                                          uint32_t vmm,
+                                          uint32_t vcpu_signature,
+                                          uint32_t vcpu_index,
+                                          uint32_t ap_reset_addr,
+                                          struct libsev_error *err);
+
+/**
+ * A hypervisor helper: load `vmm`'s reset register state for vCPU `vcpu_index` into the KVM
+ * vCPU `vcpu_fd` (`KVM_SET_REGS`, `_SREGS`, `_FPU`, `_XCRS`, `_DEBUGREGS`, `_MSRS`), as QEMU's
+ * reset does for SEV-ES: the boot CPU at the reset vector, the others at `ap_reset_addr`,
+ * RDX = `vcpu_signature`. Works on any KVM (SEV or not).
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FD`, `LIBSEV_STATUS_INVALID_ARGUMENT` (not a vCPU; unknown
+ * `vmm`), `LIBSEV_STATUS_OS_ERROR` (an ioctl failed). Thread safety: any thread (one vCPU
+ * from one thread at a time, as KVM requires).
+ *
+ * # Safety
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_vcpu_set_reset_state(int vcpu_fd,
+                                          uint32_t vmm,
+                                          uint32_t vcpu_signature,
+                                          uint32_t vcpu_index,
+                                          uint32_t ap_reset_addr,
+                                          struct libsev_error *err);
 
 /**
  * Create a guest on a new VM: KVM platforms open `/dev/kvm` and create a VM of the default
@@ -994,11 +1468,12 @@ libsev_status libsev_guest_new(const struct libsev_platform *platform,
 
 /**
  * Create a guest on the caller's VM fd (e.g. from `KVM_CREATE_VM`). libsev never closes it;
- * keep it open until `libsev_guest_free`. A model platform accepts any fd and keeps its own
- * guest state. `*out` is set only on success.
+ * keep it open until `libsev_guest_free`. A model platform accepts any open fd and keeps its
+ * own guest state. `*out` is set only on success.
  *
- * Statuses: `LIBSEV_STATUS_BAD_FD` (`vm_fd` not open), `LIBSEV_STATUS_INVALID_ARGUMENT`
- * (negative), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ * Statuses (argument checks, `LIBSEV_CMD_NONE`, on every platform):
+ * `LIBSEV_STATUS_BAD_FD` (`vm_fd` is not open; `os_errno` EBADF),
+ * `LIBSEV_STATUS_INVALID_ARGUMENT` (negative), `LIBSEV_STATUS_NULL_ARGUMENT`.
  *
  * # Safety
  * `platform` NULL or live; `out` writable; `err` NULL or writable.
@@ -1020,13 +1495,28 @@ libsev_status libsev_guest_attach(const struct libsev_platform *platform,
 void libsev_guest_free(struct libsev_guest *guest);
 
 /**
- * The message of the last failure on this guest ("" if none or if `guest` is NULL); valid
- * until the next failing call on the same handle.
+ * The message of the last failure on this guest ("" if none or if `guest` is NULL). The
+ * text belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_guest_last_error` on the same handle again, or the handle is freed; calls on other
+ * threads never change or free it. See also `libsev_guest_last_error_copy`.
  *
  * # Safety
  * `guest` NULL or live.
  */
 const char *libsev_guest_last_error(const struct libsev_guest *guest);
+
+/**
+ * Copy the message of the guest's last failure, with its terminating NUL, into `buf` under
+ * the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `guest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_last_error_copy(const struct libsev_guest *guest,
+                                           char *buf,
+                                           size_t len,
+                                           size_t *out_len);
 
 /**
  * The guest's VM fd (-1 for a model VM without one, or for NULL).
@@ -1078,6 +1568,48 @@ libsev_status libsev_guest_init2(struct libsev_guest *guest,
                                  uint64_t vmsa_features,
                                  uint16_t ghcb_version,
                                  struct libsev_error *err);
+
+/**
+ * `GUEST_STATUS` into `*out` (written only on success).
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_status(struct libsev_guest *guest,
+                                  struct libsev_guest_status_info *out,
+                                  struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
+ * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
+ * `LIBSEV_STATUS_OUT_OF_MEMORY`). KVM pins it writable: read-only, `PROT_NONE` or unmapped
+ * memory is `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM`, on the model as on KVM.
+ * SEND/RECEIVE_UPDATE_DATA pin their guest page again for every packet, so a registered page
+ * unmapped or protected since fails the same way (never a crash).
+ *
+ * # Safety
+ * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
+ * guest is freed; `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_register_region(struct libsev_guest *guest,
+                                           uint8_t *addr,
+                                           size_t size,
+                                           struct libsev_error *err);
+
+/**
+ * `KVM_MEMORY_ENCRYPT_UNREG_REGION`: exactly the `(addr, size)` of an earlier registration
+ * (anything else: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
+                                             const uint8_t *addr,
+                                             size_t size,
+                                             struct libsev_error *err);
 
 /**
  * `LAUNCH_START` with guest `policy`. `share_handle`: 0 for a new key, or the handle of a
@@ -1138,10 +1670,10 @@ libsev_status libsev_guest_launch_update_vmsa(struct libsev_guest *guest,
 
 /**
  * `LAUNCH_MEASURE`: the launch measurement (`MEASURE[32] ‖ MNONCE[16]`, 48 bytes =
- * `LIBSEV_MEASUREMENT_LEN`) into `buf`; the guest moves to LSECRET. A NULL or short `buf`
- * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len` and leaves the guest
- * unchanged (only the firmware's length query runs). A guest not in LUPDATE gives
- * `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ * `LIBSEV_MEASUREMENT_LEN`) into `buf`, by one firmware call; the guest moves to LSECRET. A
+ * NULL or short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len` and
+ * leaves the guest unchanged (only the firmware's length query runs). A guest not in LUPDATE
+ * gives `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
  *
  * # Safety
  * `guest` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err` NULL or
@@ -1187,63 +1719,10 @@ libsev_status libsev_guest_launch_finish(struct libsev_guest *guest,
                                          struct libsev_error *err);
 
 /**
- * `GUEST_STATUS` into `*out` (written only on success).
- *
- * # Safety
- * `guest` NULL or live; `out` NULL or writable; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_status(struct libsev_guest *guest,
-                                  struct libsev_guest_status_info *out,
-                                  struct libsev_error *err);
-
-/**
- * `DBG_DECRYPT`: decrypt `len` bytes of guest memory at `src` into `dst` with the guest key.
- * Refused by the firmware when the policy forbids debugging
- * (`LIBSEV_STATUS_FW_POLICY_FAILURE`).
- *
- * Any source and destination offsets and lengths are exact: on success every one of the
- * `len` bytes was written and no byte around them. libsev issues the request in pieces KVM
- * handles exactly (one piece when `src` and `dst` share their offset within a page;
- * otherwise pieces within one source page and one destination page each), on real hosts as
- * on the model. A source that is not all readable or a destination that is not all writable
- * (read-only, `PROT_NONE`, unmapped) gives `LIBSEV_STATUS_OUT_OF_MEMORY` (`ENOMEM`) before
- * anything is written. Another failure part-way (e.g. the guest destroyed by another
- * thread) may leave the pieces before it written.
- *
- * # Safety
- * `src..+len` and `dst..+len` memory of this process, not used by others during the call;
- * `guest` NULL or live; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_dbg_decrypt(struct libsev_guest *guest,
-                                       const uint8_t *src,
-                                       uint8_t *dst,
-                                       size_t len,
-                                       struct libsev_error *err);
-
-/**
- * `DBG_ENCRYPT`: encrypt `len` bytes of plaintext at `src` into guest memory at `dst`.
- *
- * As exact as `libsev_guest_dbg_decrypt`: KVM's read-modify-write of an unaligned
- * destination re-encrypts only `round_up(len, 16)` bytes from the rounded-down destination
- * and would leave the tail unwritten, so libsev first brings an unaligned destination to a
- * 16-byte boundary with a piece of its own; success means every byte was written.
- *
- * # Safety
- * As for `libsev_guest_dbg_decrypt`.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_dbg_encrypt(struct libsev_guest *guest,
-                                       const uint8_t *src,
-                                       uint8_t *dst,
-                                       size_t len,
-                                       struct libsev_error *err);
-
-/**
  * `GET_ATTESTATION_REPORT` with the caller's 16-byte `mnonce` (`LIBSEV_MNONCE_LEN`): the
- * report (208 bytes, `LIBSEV_ATTESTATION_REPORT_LEN`) into `buf`, under the buffer rule.
- * Guests not in LSECRET, RUNNING, SUPDATE or SENT give `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
+ * report (208 bytes, `LIBSEV_ATTESTATION_REPORT_LEN`) into `buf` by one firmware call, under
+ * the buffer rule (a NULL or short `buf`: only the length query runs). Guests not in
+ * LSECRET, RUNNING, SUPDATE or SENT give `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`.
  *
  * # Safety
  * `guest` NULL or live; `mnonce` 16 readable bytes; `buf` NULL or `len` writable bytes;
@@ -1260,12 +1739,14 @@ libsev_status libsev_guest_attestation_report(struct libsev_guest *guest,
 /**
  * `SEND_START`: open the migration channel to a target platform given its PDH (2084 bytes),
  * its chain `PEK ‖ OCA ‖ CEK` (`plat_certs`) and AMD's `ASK ‖ ARK` (`amd_certs`). The session
- * blob for the target goes to `session_buf` (128 bytes, buffer rule: a NULL or short buffer
- * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*session_out_len` and leaves the
- * guest RUNNING); the guest's policy to `*out_policy` (if not NULL). The guest moves to SUPDATE.
- * The firmware checks the certificates (`LIBSEV_STATUS_FW_INVALID_CERTIFICATE`,
- * `_FW_BAD_SIGNATURE`) and the policy (`_FW_POLICY_FAILURE` for NOSEND); the kernel requires
- * all three inputs (`LIBSEV_STATUS_KERNEL_REJECTED`).
+ * blob for the target goes to `session_buf` (128 bytes) by one firmware call; under the
+ * buffer rule a NULL or short buffer gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in
+ * `*session_out_len` and leaves the guest RUNNING (only the length query runs). The guest's
+ * policy goes to `*out_policy` (if not NULL). The guest moves to SUPDATE. The firmware checks
+ * the certificates (`LIBSEV_STATUS_FW_INVALID_CERTIFICATE`, `_FW_BAD_SIGNATURE`) and the
+ * policy (`_FW_POLICY_FAILURE` for NOSEND); the kernel requires all three inputs
+ * (`LIBSEV_STATUS_KERNEL_REJECTED`). `session_buf` must not overlap the inputs
+ * (`LIBSEV_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `guest` NULL or live; each input NULL or readable for its length; `session_buf` NULL or
@@ -1289,9 +1770,12 @@ libsev_status libsev_guest_send_start(struct libsev_guest *guest,
 /**
  * `SEND_UPDATE_DATA`: re-encrypt `guest_len` bytes of guest memory at `guest_addr` (one page
  * at most, 16-byte aligned — the kernel and firmware check) for the target: the packet header
- * (52 bytes) into `hdr_buf`, the transport data (`guest_len` bytes) into `trans_buf`. If either
- * buffer is NULL or short, both sizes go to `*hdr_out_len` / `*trans_out_len`, nothing is
- * issued or written, and `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned.
+ * (52 bytes) into `hdr_buf`, the transport data (`guest_len` bytes) into `trans_buf`, written
+ * there directly by the firmware. If either buffer is NULL or short, both sizes go to
+ * `*hdr_out_len` / `*trans_out_len`, nothing is issued or written, and
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL` is returned. A `guest_len` beyond the kernel's 32-bit
+ * field is `LIBSEV_STATUS_INVALID_LENGTH` (nothing is allocated for it); the two buffers and
+ * the guest range must not overlap (`LIBSEV_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `guest_addr..+guest_len` readable memory of this process; each buffer NULL or writable for
@@ -1333,8 +1817,8 @@ libsev_status libsev_guest_send_cancel(struct libsev_guest *guest,
  * `RECEIVE_START`: accept an incoming guest with `policy`; `pdh` is the SOURCE platform's
  * PDH certificate (2084 bytes; the firmware does ECDH between it and this platform's PDH key,
  * as the source did with this platform's PDH at SEND_START) and `session` the 128-byte blob
- * the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new handle goes to
- * `*out_handle` (if not NULL). The firmware checks the blob's MACs
+ * the source's SEND_START produced; `share_handle` as for `libsev_guest_launch_start`. The new
+ * handle goes to `*out_handle` (if not NULL). The firmware checks the blob's MACs
  * (`LIBSEV_STATUS_FW_BAD_MEASUREMENT`); the kernel requires both inputs.
  *
  * # Safety
@@ -1382,37 +1866,50 @@ libsev_status libsev_guest_receive_finish(struct libsev_guest *guest,
                                           struct libsev_error *err);
 
 /**
- * `KVM_MEMORY_ENCRYPT_REG_REGION`: pin `size` bytes of guest memory at `addr` for the VM's
- * life (KVM requires it for SEV guest RAM; pinning counts against `RLIMIT_MEMLOCK`:
- * `LIBSEV_STATUS_OUT_OF_MEMORY`). KVM pins it writable: read-only, `PROT_NONE` or unmapped
- * memory is `LIBSEV_STATUS_OUT_OF_MEMORY` with `os_errno` `ENOMEM`, on the model as on KVM.
- * SEND/RECEIVE_UPDATE_DATA pin their guest page again for every packet, so a registered page
- * unmapped or protected since fails the same way (never a crash).
+ * Fill `cfg` with the model's defaults: no state directory, no seed, the API version and
+ * build of the modelled firmware, its number of ASIDs. `LIBSEV_STATUS_NULL_ARGUMENT` if `cfg`
+ * is NULL.
  *
  * # Safety
- * `addr..+size` mapped memory of this process that stays mapped until unregistered or the
- * guest is freed; `guest` NULL or live; `err` NULL or writable.
+ * `cfg` must be NULL or writable.
+ */
+LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
+
+/**
+ * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
+ * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
+ * host; its identity persists in `cfg->state_dir` when given.
+ *
+ * A state directory holds exactly one emulated chip and identity: processes opening a new
+ * directory at once all get the first one's chip; every identity change (PEK_GEN, PDH_GEN,
+ * PEK_CERT_IMPORT, FACTORY_RESET, the first INIT) re-reads the directory under its lock and
+ * builds on what it holds, and commands using the identity re-read it when another process
+ * changed it, so no process serves an identity the directory does not hold. The state file
+ * `libsev-model-state.bin` and lock file `libsev-model-state.lock` must be regular files (the
+ * state file at most 64 KiB): a symbolic link, FIFO, device, socket or directory in their
+ * place is refused at once with `LIBSEV_STATUS_MODEL_STATE_IO` naming it (links are not
+ * followed, so a save never replaces one; the directory itself may be a link). A state file
+ * that cannot be read or written makes the command fail with `LIBSEV_STATUS_MODEL_STATE_IO`
+ * naming the file and the OS error (`os_errno`), the identity unchanged.
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or above
+ * 1006, or an empty `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state
+ * directory),
+ * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
+ *
+ * # Safety
+ * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
+ * writable; `err` NULL or writable.
  */
 LIBSEV_MUST_USE
-libsev_status libsev_guest_register_region(struct libsev_guest *guest,
-                                           uint8_t *addr,
-                                           size_t size,
+libsev_status libsev_platform_new_emulated(const struct libsev_model_config *cfg,
+                                           struct libsev_platform **out,
                                            struct libsev_error *err);
 
 /**
- * `KVM_MEMORY_ENCRYPT_UNREG_REGION`: exactly the `(addr, size)` of an earlier registration
- * (anything else: `LIBSEV_STATUS_KERNEL_REJECTED`).
+ * Deprecated 0.1 name of `libsev_platform_model_ask_ark`: the same function, kept
+ * so that 0.1 callers build and link.
  *
- * # Safety
- * `guest` NULL or live; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_guest_unregister_region(struct libsev_guest *guest,
-                                             const uint8_t *addr,
-                                             size_t size,
-                                             struct libsev_error *err);
-
-/**
  * The emulated AMD certificates `ASK ‖ ARK` of the model's test-only root (the layout AMD
  * distributes for a product; pass them as `ask_ark` to `libsev_chain_verify` together with
  * `LIBSEV_VERIFY_ALLOW_TEST_ROOT`). Buffer rule: a NULL or short `buf` gives
@@ -1432,6 +1929,9 @@ libsev_status libsev_platform_emulated_ask_ark(const struct libsev_platform *pla
                                                struct libsev_error *err);
 
 /**
+ * Deprecated 0.1 name of `libsev_platform_model_cek`: the same function, kept
+ * so that 0.1 callers build and link.
+ *
  * This model chip's CEK (`LIBSEV_SEV_CERT_LEN` bytes) signed by the emulated ASK, as AMD's
  * key server serves a real chip's CEK for its chip id (PDH_CERT_EXPORT's CEK is unsigned).
  * Pass it as `cek` to `libsev_chain_verify`. Buffer rule and kernel-platform status as for
@@ -1446,6 +1946,63 @@ libsev_status libsev_platform_emulated_cek(const struct libsev_platform *platfor
                                            size_t len,
                                            size_t *out_len,
                                            struct libsev_error *err);
+
+/**
+ * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
+ * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
+ * host; its identity persists in `cfg->state_dir` when given. (0.1 name:
+ * `libsev_platform_new_emulated`, kept as a deprecated alias.)
+ *
+ * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or an empty
+ * `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state directory),
+ * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
+ *
+ * # Safety
+ * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
+ * writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_new_model(const struct libsev_model_config *cfg,
+                                        struct libsev_platform **out,
+                                        struct libsev_error *err);
+
+/**
+ * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).
+ * (0.1 name: `libsev_platform_is_emulated`, kept as a deprecated alias.)
+ *
+ * # Safety
+ * `platform` must be NULL or a live handle.
+ */
+bool libsev_platform_is_model(const struct libsev_platform *platform);
+
+/**
+ * The model's `ASK ‖ ARK` (its test-only root), as `libsev_platform_emulated_ask_ark`
+ * describes (its 0.1 name, kept as a deprecated alias).
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_model_ask_ark(const struct libsev_platform *platform,
+                                            uint8_t *buf,
+                                            size_t len,
+                                            size_t *out_len,
+                                            struct libsev_error *err);
+
+/**
+ * The model chip's KDS-signed CEK, as `libsev_platform_emulated_cek` describes (its 0.1 name,
+ * kept as a deprecated alias).
+ *
+ * # Safety
+ * As for `libsev_platform_model_ask_ark`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_model_cek(const struct libsev_platform *platform,
+                                        uint8_t *buf,
+                                        size_t len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
 
 /**
  * Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
@@ -1621,13 +2178,28 @@ libsev_status libsev_owner_session_import(const uint8_t *state,
 void libsev_owner_session_free(struct libsev_owner_session *session);
 
 /**
- * The message of the session's last failure ("" if none); valid until the next call on the
- * same handle. NULL `session` gives "".
+ * The message of the session's last failure ("" if none, or for a NULL `session`). The text
+ * belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_owner_session_last_error` on the same handle again, or the handle is freed. See
+ * also `libsev_owner_session_last_error_copy`.
  *
  * # Safety
  * `session` must be NULL or a live handle.
  */
 const char *libsev_owner_session_last_error(const struct libsev_owner_session *session);
+
+/**
+ * Copy the message of the session's last failure, with its terminating NUL, into `buf`
+ * under the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+ *
+ * # Safety
+ * `session` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_last_error_copy(const struct libsev_owner_session *session,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *out_len);
 
 /**
  * Verify a legacy attestation report (208 bytes, from the ATTESTATION command) with the PEK
@@ -1697,47 +2269,6 @@ libsev_status libsev_platform_open_kvm_without_sev(struct libsev_platform **out,
                                                    struct libsev_error *err);
 
 /**
- * Fill `cfg` with the model's defaults: no state directory, no seed, the API version and
- * build of the modelled firmware, its number of ASIDs. `LIBSEV_STATUS_NULL_ARGUMENT` if `cfg`
- * is NULL.
- *
- * # Safety
- * `cfg` must be NULL or writable.
- */
-LIBSEV_MUST_USE libsev_status libsev_model_config_init(struct libsev_model_config *cfg);
-
-/**
- * A platform on libsev's model of the SEV firmware, configured by `cfg` (NULL = the defaults
- * of `libsev_model_config_init`). The model starts in state UNINIT, like a freshly booted
- * host; its identity persists in `cfg->state_dir` when given.
- *
- * A state directory holds exactly one emulated chip and identity: processes opening a new
- * directory at once all get the first one's chip; every identity change (PEK_GEN, PDH_GEN,
- * PEK_CERT_IMPORT, FACTORY_RESET, the first INIT) re-reads the directory under its lock and
- * builds on what it holds, and commands using the identity re-read it when another process
- * changed it, so no process serves an identity the directory does not hold. The state file
- * `libsev-model-state.bin` and lock file `libsev-model-state.lock` must be regular files (the
- * state file at most 64 KiB): a symbolic link, FIFO, device, socket or directory in their
- * place is refused at once with `LIBSEV_STATUS_MODEL_STATE_IO` naming it (links are not
- * followed, so a save never replaces one; the directory itself may be a link). A state file
- * that cannot be read or written makes the command fail with `LIBSEV_STATUS_MODEL_STATE_IO`
- * naming the file and the OS error (`os_errno`), the identity unchanged.
- *
- * Statuses: `LIBSEV_STATUS_MODEL_CONFIG` (invalid configuration, e.g. `asids` 0 or above
- * 1006, or an empty `state_dir`), `LIBSEV_STATUS_MODEL_STATE_IO` / `_STATE_CORRUPT` (state
- * directory),
- * `LIBSEV_STATUS_NULL_ARGUMENT` (`out`).
- *
- * # Safety
- * `cfg` NULL or a valid configuration (its pointers NULL or valid as documented); `out`
- * writable; `err` NULL or writable.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_platform_new_emulated(const struct libsev_model_config *cfg,
-                                           struct libsev_platform **out,
-                                           struct libsev_error *err);
-
-/**
  * Free a platform handle (NULL is a no-op). Guests created on it stay usable: each keeps the
  * platform alive until it is freed itself. An fd libsev opened is closed when the last user
  * is gone; a caller's fd is never closed.
@@ -1749,12 +2280,32 @@ void libsev_platform_free(struct libsev_platform *platform);
 
 /**
  * The message of the last failure on this handle ("" if none, or if `platform` is NULL).
- * Valid until the next failing call on the same handle.
+ * The text belongs to the calling thread: it stays valid until this thread calls
+ * `libsev_platform_last_error` on the same handle again, or the handle is freed; failures on
+ * other threads never change or free it (they change what the next call returns). See also
+ * `libsev_platform_last_error_copy`.
  *
  * # Safety
  * `platform` must be NULL or a live handle.
  */
 const char *libsev_platform_last_error(const struct libsev_platform *platform);
+
+/**
+ * Copy the message of the last failure on this handle, with its terminating NUL, into `buf`
+ * under the buffer rule (`*out_len` = the size needed, including the NUL; a NULL or short
+ * `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL`). "" (size 1) when there was no failure.
+ * `LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `platform` or `out_len`. This call never changes
+ * the handle's last error. Safe from any thread at any time.
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_platform_last_error_copy(const struct libsev_platform *platform,
+                                              char *buf,
+                                              size_t len,
+                                              size_t *out_len);
 
 /**
  * Whether the platform is libsev's firmware model (false for the kernel, and for NULL).

@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
     libsev_platform_status_info ps;
     TRY(libsev_model_config_init(&cfg));
     cfg.state_dir = pdir;
-    TRY(libsev_platform_new_emulated(&cfg, &platform, &err));
+    TRY(libsev_platform_new_model(&cfg, &platform, &err));
     TRY(libsev_platform_status(platform, &ps, &err));
 
     /* The firmware image, at the start of guest RAM; the secret goes to the next page. */

@@ -145,19 +145,43 @@ else
 fi
 
 echo "== measure"
+SNPDATA=${LIBSEV_TESTDATA:-}/../snp/measurement
 expect 0 measure "$TOOL" measure --mode sev --ovmf "$FW"
 want=$(sha256sum "$FW" | cut -d' ' -f1)
 says measure "$want"
 LD=$want
 expect 0 measure-b64 "$TOOL" measure --mode sev --ovmf "$FW" --output-format base64
 says measure-b64 "$(hex2bin "$want" | base64 -w0)"
-expect 2 measure-seves "$TOOL" measure --mode seves --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$FW"
-says measure-seves "mode 'seves' (SEV-ES) is not supported"
+if "$TOOL" measure --help | grep -q -- "--mode seves   SEV-ES: the image"; then
+    # Built against a libsev with the SEV-ES digest: known answers (snp-spec.md section 6.3).
+    if [ -r "$SNPDATA/ovmf_AmdSev_suffix.bin" ]; then
+        for kat in "1 init2 13810ae661ea11e2bb205621f582fee268f0367c8f97bc297b7fadef3e12002c" \
+            "4 init2 0dccbcaba8e90b261bd0d2e1863a2f9da714768b7b2a19363cd6ae35aa90de91" \
+            "1 es-init 664f688c75cd5c08855ead4f11501ff967e29762d16c8d589b8e6d7b6c4daa36" \
+            "4 es-init bfe06ed004ea18350152361ca8aa4860e807976ef67e756b4b9e5b724e0713c9"; do
+            set -- $kat
+            expect 0 "measure-seves-$1-$2" "$TOOL" measure --mode seves --vcpus "$1" --vmsa-init "$2" \
+                --vcpu-type EPYC-v4 --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" --kernel /dev/null
+            says "measure-seves-$1-$2" "$3"
+        done
+        # The same vCPU model named three ways gives the same digest.
+        expect 0 measure-seves-sig "$TOOL" measure --mode seves --vcpus 4 --vcpu-sig 0x800f12 \
+            --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" --kernel /dev/null
+        says measure-seves-sig 0dccbcaba8e90b261bd0d2e1863a2f9da714768b7b2a19363cd6ae35aa90de91
+        expect 0 measure-seves-fms "$TOOL" measure --mode seves --vcpus 4 --vcpu-family 23 \
+            --vcpu-model 1 --vcpu-stepping 2 --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" --kernel /dev/null
+        says measure-seves-fms 0dccbcaba8e90b261bd0d2e1863a2f9da714768b7b2a19363cd6ae35aa90de91
+    fi
+    expect 2 measure-seves-no-vcpu-type "$TOOL" measure --mode seves --vcpus 4 --ovmf "$FW"
+    expect 2 measure-seves-no-vcpus "$TOOL" measure --mode seves --vcpu-type EPYC-v4 --ovmf "$FW"
+else
+    expect 2 measure-seves "$TOOL" measure --mode seves --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$FW"
+    says measure-seves "mode 'seves' (SEV-ES) is not supported"
+fi
 expect 2 measure-snp "$TOOL" measure --mode snp --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$FW"
 says measure-snp "mode 'snp' (SEV-SNP) is not supported"
 # Known answers (snp-spec.md section 6.3, from the sev-snp-measure and virtee/sev test suites) on
 # the last 4 KiB of two OVMF builds from the shared test data.
-SNPDATA=${LIBSEV_TESTDATA:-}/../snp/measurement
 if [ -r "$SNPDATA/ovmf_AmdSev_suffix.bin" ]; then
     expect 0 measure-kat-kernel "$TOOL" measure --mode sev --ovmf "$SNPDATA/ovmf_AmdSev_suffix.bin" \
         --kernel /dev/null

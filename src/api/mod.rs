@@ -9,6 +9,7 @@
 //! Thread safety: a [`Platform`] is `Send + Sync` and may be shared by many guests on many
 //! threads. A [`Guest`] is used by one thread at a time (its commands take `&mut self`).
 
+mod es;
 mod guest;
 pub(crate) mod marshal;
 #[cfg(test)]
@@ -18,5 +19,5 @@ mod platform;
 #[cfg(test)]
 mod tests;
 
-pub use guest::{Guest, GuestStatus};
+pub use guest::{Fetched, Guest, GuestStatus};
 pub use platform::{PLATFORM_ENV, Platform, PlatformSpec, PlatformStatus};

@@ -429,39 +429,56 @@ fn a_real_firmware_failure_on_the_query_is_reported_once() {
 }
 
 #[test]
-fn guest_length_queries_take_two_calls() {
+fn outputs_of_known_size_take_one_call_and_short_buffers_only_the_query() {
     let (p, _) = fake_platform(0);
     let vm = FakeVm::default();
     let log = vm.log.clone();
     let mut g = Guest::with_vm(&p, Box::new(vm));
 
-    let m = g.launch_measure().unwrap();
-    assert_eq!(m.to_vec(), pattern(5, 48));
+    // A short buffer: only the length query, nothing written.
+    let mut short = [0xEEu8; 47];
+    assert_eq!(
+        g.launch_measure_into(&mut short).unwrap(),
+        crate::api::Fetched::TooSmall(48)
+    );
+    assert_eq!(short, [0xEE; 47]);
+    {
+        let l = log.lock().unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].0, l[0].3), (kvm_cmd::LAUNCH_MEASURE, 0), "the query");
+    }
+
+    // Big enough: one call, straight into the buffer, with the output's own size.
+    let mut big = [0u8; 100];
+    assert_eq!(
+        g.launch_measure_into(&mut big).unwrap(),
+        crate::api::Fetched::Written(48)
+    );
+    assert_eq!(big[..48].to_vec(), pattern(5, 48));
+    assert_eq!(big[48..], [0; 52], "nothing beyond the output");
     {
         let l = log.lock().unwrap();
         assert_eq!(l.len(), 2);
-        assert_eq!(
-            (l[0].0, l[0].3),
-            (kvm_cmd::LAUNCH_MEASURE, 0),
-            "query first"
-        );
         assert_eq!((l[1].0, l[1].3), (kvm_cmd::LAUNCH_MEASURE, 48));
         assert!(
             l.iter().all(|r| r.1 == 42),
             "sev_fd comes from the platform"
         );
     }
+    let m = g.launch_measure().unwrap();
+    assert_eq!(m.to_vec(), pattern(5, 48));
+    assert_eq!(log.lock().unwrap().len(), 3, "one call");
 
     let nonce = [0xAB; 16];
     let rep = g.attestation_report(nonce).unwrap();
     assert_eq!(rep.len(), 0xD0);
     assert_eq!(&rep[..16], &nonce);
-    assert_eq!(log.lock().unwrap().len(), 4);
+    assert_eq!(log.lock().unwrap().len(), 4, "one call");
 
     let (session, policy) = g.send_start(&[1; 8], &[2; 8], &[3; 8]).unwrap();
     assert_eq!(session, pattern(7, 128));
     assert_eq!(policy, 5);
-    assert_eq!(log.lock().unwrap().len(), 6);
+    assert_eq!(log.lock().unwrap().len(), 5, "one call");
 
     let guest = [0u8; 64];
     let mut hdr = [0u8; 52];
@@ -473,7 +490,14 @@ fn guest_length_queries_take_two_calls() {
     // SAFETY: as above.
     unsafe { g.send_update_data(guest.as_ptr(), 64, &mut hdr, &mut trans) }.unwrap();
     // query + 2 sends: the header length is queried once.
-    assert_eq!(log.lock().unwrap().len(), 9);
+    assert_eq!(log.lock().unwrap().len(), 8);
+    // A header buffer shorter than the header is refused before any call.
+    let mut short_hdr = [0u8; 51];
+    // SAFETY: as above.
+    let e =
+        unsafe { g.send_update_data(guest.as_ptr(), 64, &mut short_hdr, &mut trans) }.unwrap_err();
+    assert_eq!(e.status, Status::LIBSEV_STATUS_BUFFER_TOO_SMALL);
+    assert_eq!(log.lock().unwrap().len(), 8);
 }
 
 #[test]

@@ -253,10 +253,8 @@ fn per_packet(n: usize) -> (f64, f64) {
     for (i, f) in frames.chunks_mut(FRAME).enumerate() {
         let (hdr, trans) = f.split_at_mut(HDR);
         // SAFETY: one page of the source region.
-        unsafe {
-            src.send_update_data(mem.ptr.add(i * PAGE), PAGE, hdr.try_into().unwrap(), trans)
-        }
-        .expect("SEND_UPDATE_DATA");
+        unsafe { src.send_update_data(mem.ptr.add(i * PAGE), PAGE, hdr, trans) }
+            .expect("SEND_UPDATE_DATA");
     }
     let send = t.elapsed().as_secs_f64() / n as f64 * 1e6;
     let mut dst = Guest::new(&tp).expect("guest");
@@ -363,15 +361,8 @@ fn main() {
             let (hdr, trans) = frame.split_at_mut(HDR);
             // SAFETY: one page of the mapped region; the frame holds header and page (the
             // firmware writes both straight into the ring slot the target will read).
-            unsafe {
-                g.send_update_data(
-                    mem.ptr.add((first + i) * PAGE),
-                    PAGE,
-                    hdr.try_into().unwrap(),
-                    trans,
-                )
-            }
-            .expect("SEND_UPDATE_DATA");
+            unsafe { g.send_update_data(mem.ptr.add((first + i) * PAGE), PAGE, hdr, trans) }
+                .expect("SEND_UPDATE_DATA");
         }
         busy += t.elapsed();
         s.write_all(&(n as u32).to_le_bytes()).unwrap();

@@ -4,7 +4,8 @@
 //! signed by OCA *and* CEK, PDH by PEK) and identifies the root. Its `libsev_chain_result`
 //! names the first failing link (root to leaf) and gives each link's own status.
 
-use super::{bytes_in, guard, libsev_error};
+use super::boundary::{self, input};
+use super::libsev_error;
 use crate::certs::chain::{Chain, ChainReport, Link, VerifyOptions};
 use crate::certs::roots::{Generation, RootKind};
 use crate::error::{Error, Result};
@@ -55,6 +56,9 @@ pub enum libsev_root_kind {
     LIBSEV_ROOT_AMD = 1,
     /// The built-in firmware model's test-only root.
     LIBSEV_ROOT_TEST_ONLY = 2,
+    /// The root the caller supplied as bytes (`libsev_chain_verify_root`,
+    /// `libsev_chain_verify_blob_root`): trusted because the caller said so.
+    LIBSEV_ROOT_SUPPLIED = 3,
 }
 
 /// AMD EPYC generations with their own legacy-SEV root.
@@ -81,7 +85,8 @@ pub struct libsev_chain_result {
     pub root_kind: u32,
     /// A `libsev_amd_generation` (`LIBSEV_GENERATION_NONE` unless `root_kind` is AMD).
     pub generation: u32,
-    /// A static string: `"naples"` … `"turin"`, `"test-only"` or `"unknown"`. Never NULL.
+    /// A static string: `"naples"` … `"turin"`, `"test-only"`, `"supplied"` or `"unknown"`.
+    /// Never NULL.
     pub generation_name: *const c_char,
     /// The first failing link, root to leaf (`LIBSEV_LINK_NONE` when every link verified; the
     /// chain can still fail because of its root).
@@ -137,6 +142,11 @@ fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
             c"test-only".as_ptr(),
         ),
+        RootKind::Supplied => (
+            libsev_root_kind::LIBSEV_ROOT_SUPPLIED,
+            libsev_amd_generation::LIBSEV_GENERATION_NONE,
+            c"supplied".as_ptr(),
+        ),
         RootKind::Unknown => (
             libsev_root_kind::LIBSEV_ROOT_UNKNOWN,
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
@@ -163,7 +173,7 @@ fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
     }
 }
 
-fn options(flags: u32) -> Result<VerifyOptions> {
+pub(super) fn options(flags: u32) -> Result<VerifyOptions> {
     if flags & !LIBSEV_VERIFY_ALLOW_TEST_ROOT != 0 {
         return Err(Error::arg(format!(
             "unknown flags {:#x} (only LIBSEV_VERIFY_ALLOW_TEST_ROOT is defined)",
@@ -172,12 +182,20 @@ fn options(flags: u32) -> Result<VerifyOptions> {
     }
     Ok(VerifyOptions {
         allow_test_root: flags & LIBSEV_VERIFY_ALLOW_TEST_ROOT != 0,
+        ..VerifyOptions::default()
     })
 }
 
 /// Verify, write `out` (if not NULL) and return the verdict.
-fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Result<()> {
-    let report = chain.verify(options(flags)?);
+///
+/// # Safety
+/// `out` NULL or writable.
+pub(super) unsafe fn verify_into(
+    chain: Chain,
+    options: VerifyOptions,
+    out: *mut libsev_chain_result,
+) -> Result<()> {
+    let report = chain.verify(options);
     let verdict = report
         .check()
         .map_err(|e| e.with_command(Command::LIBSEV_CMD_OWNER));
@@ -185,14 +203,12 @@ fn verify_into(chain: Chain, flags: u32, out: *mut libsev_chain_result) -> Resul
         Ok(()) => Status::LIBSEV_STATUS_OK,
         Err(e) => e.status,
     };
-    if !out.is_null() {
-        // SAFETY: non-NULL; the caller passes a writable libsev_chain_result (documented).
-        unsafe { out.write(to_result(&report, status)) };
-    }
+    // SAFETY: forwarded contract.
+    unsafe { boundary::write_opt(out, to_result(&report, status)) };
     verdict
 }
 
-fn owner_err(e: Error) -> Error {
+pub(super) fn owner_err(e: Error) -> Error {
     e.with_command(Command::LIBSEV_CMD_OWNER)
 }
 
@@ -232,23 +248,50 @@ pub unsafe extern "C" fn libsev_chain_verify(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let pdh = nonempty(pdh, pdh_len, "pdh")?;
-        let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
-        let cek = bytes_in(cek, cek_len, "cek")?;
-        let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let mut chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
-        if !cek.is_empty() {
-            chain = chain.with_cek(cek).map_err(owner_err)?;
-        }
-        verify_into(chain, flags, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let pdh = nonempty(pdh, pdh_len, "pdh")?;
+            let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
+            let opts = options(flags)?;
+            let chain = parts_chain(pdh, plat, cek, ask_ark)?;
+            verify_into(chain, opts, out)
+        })
+    }
+}
+
+/// `Chain::from_parts` with the optional CEK replacement (empty `cek` = keep the chain's).
+pub(super) fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+    let chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
+    with_cek(chain, cek)
+}
+
+/// A blob chain (`PDH ‖ PEK ‖ OCA ‖ CEK` with `ask_ark`, or all six with empty `ask_ark`),
+/// with the optional CEK replacement.
+pub(super) fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+    let c = if ask_ark.is_empty() {
+        Chain::from_full(chain)
+    } else {
+        Chain::from_sev_chain(chain, ask_ark)
+    }
+    .map_err(owner_err)?;
+    with_cek(c, cek)
+}
+
+fn with_cek(chain: Chain, cek: &[u8]) -> Result<Chain> {
+    if cek.is_empty() {
+        return Ok(chain);
+    }
+    chain.with_cek(cek).map_err(owner_err)
 }
 
 /// Like `libsev_chain_verify`, for chains stored as one blob:
 /// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK` (4 × 2084 bytes) with `ask_ark` = `ASK ‖ ARK`, or
-/// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0.
+/// * `chain` = `PDH ‖ PEK ‖ OCA ‖ CEK ‖ ASK ‖ ARK` with `ask_ark` NULL and `ask_ark_len` 0;
+/// * `cek`: optional (NULL, 0), a CEK (2084 bytes) replacing the blob's, as for
+///   `libsev_chain_verify` (added after 0.1.0, whose blob form had no `cek` arguments).
 ///
 /// # Safety
 /// As for `libsev_chain_verify`.
@@ -256,32 +299,33 @@ pub unsafe extern "C" fn libsev_chain_verify(
 pub unsafe extern "C" fn libsev_chain_verify_blob(
     chain: *const u8,
     chain_len: usize,
+    cek: *const u8,
+    cek_len: usize,
     ask_ark: *const u8,
     ask_ark_len: usize,
     flags: u32,
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let chain = nonempty(chain, chain_len, "chain")?;
-        let ask_ark = bytes_in(ask_ark, ask_ark_len, "ask_ark")?;
-        options(flags)?;
-        let c = if ask_ark.is_empty() {
-            Chain::from_full(chain)
-        } else {
-            Chain::from_sev_chain(chain, ask_ark)
-        }
-        .map_err(owner_err)?;
-        verify_into(c, flags, out)
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        boundary::call(err, || {
+            let chain = nonempty(chain, chain_len, "chain")?;
+            let cek = input(cek, cek_len, "cek")?;
+            let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
+            let opts = options(flags)?;
+            verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
+        })
+    }
 }
 
-fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+/// A required, non-empty input.
+///
+/// # Safety
+/// As [`boundary::input`].
+pub(super) unsafe fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     if p.is_null() {
-        return Err(Error::new(
-            Status::LIBSEV_STATUS_NULL_ARGUMENT,
-            format!("{name} is NULL"),
-        ));
+        return Err(boundary::null_arg(name));
     }
     if len == 0 {
         return Err(Error::new(
@@ -289,12 +333,17 @@ fn nonempty<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
             format!("{name} is empty"),
         ));
     }
-    bytes_in(p, len, name)
+    // SAFETY: forwarded contract.
+    unsafe { input(p, len, name) }
 }
 
 /// A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
 #[unsafe(no_mangle)]
 pub extern "C" fn libsev_chain_link_str(link: u32) -> *const c_char {
+    boundary::value(c"unknown link".as_ptr(), || link_cstr(link))
+}
+
+fn link_cstr(link: u32) -> *const c_char {
     match link {
         0 => c"none".as_ptr(),
         1 => c"ARK self-signature".as_ptr(),
@@ -349,6 +398,8 @@ mod tests {
             libsev_chain_verify_blob(
                 full.as_ptr(),
                 full.len(),
+                std::ptr::null(),
+                0,
                 std::ptr::null(),
                 0,
                 0,
@@ -473,7 +524,17 @@ mod tests {
         for (p, n, flags, want) in cases {
             // SAFETY: p is NULL or valid for n bytes.
             let st = unsafe {
-                libsev_chain_verify_blob(p, n, std::ptr::null(), 0, flags, &mut out, &mut err)
+                libsev_chain_verify_blob(
+                    p,
+                    n,
+                    std::ptr::null(),
+                    0,
+                    std::ptr::null(),
+                    0,
+                    flags,
+                    &mut out,
+                    &mut err,
+                )
             };
             assert_eq!(st, want);
             assert_eq!(out.status, 42);
@@ -485,6 +546,8 @@ mod tests {
             libsev_chain_verify_blob(
                 full.as_ptr(),
                 full.len(),
+                std::ptr::null(),
+                0,
                 std::ptr::null(),
                 0,
                 0,

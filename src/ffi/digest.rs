@@ -6,13 +6,13 @@
 //! LAUNCH_UPDATE_DATA, in order → `_value` (32 bytes; the builder stays usable) → `_free`.
 //! Give the value to `libsev_owner_session_set_launch_digest` to check a measurement.
 
-use super::{LastError, array_out, bytes_in, guard, into_handle, libsev_error, need, need_mut};
+use super::boundary::{self, CHandle, Handle, array_out, out_handle};
+use super::libsev_error;
+use crate::error::Result;
 use crate::owner::LaunchDigest;
 use crate::status::libsev_status;
 use std::ffi::c_char;
-
-/// Size of a launch digest (SHA-256).
-pub const LIBSEV_LAUNCH_DIGEST_LEN: usize = 32;
+use std::sync::Mutex;
 
 /// A launch digest being built: SHA-256 over the bytes the hypervisor encrypts with
 /// LAUNCH_UPDATE_DATA (and, for SEV-ES, LAUNCH_UPDATE_VMSA), in command order. How the data is
@@ -21,12 +21,31 @@ pub const LIBSEV_LAUNCH_DIGEST_LEN: usize = 32;
 /// Thread safety: use a handle from one thread at a time; distinct handles are independent.
 #[allow(non_camel_case_types)]
 pub struct libsev_launch_digest {
-    digest: LaunchDigest,
-    last: LastError,
+    h: Handle<Mutex<LaunchDigest>>,
 }
 
-fn last_of<'a>(d: *const libsev_launch_digest) -> Option<&'a LastError> {
-    need(d, "digest").ok().map(|h| &h.last)
+impl CHandle for libsev_launch_digest {
+    type Value = Mutex<LaunchDigest>;
+    const NAME: &'static str = "digest";
+    fn wrap(h: Handle<Mutex<LaunchDigest>>) -> Self {
+        libsev_launch_digest { h }
+    }
+    fn handle(&self) -> &Handle<Mutex<LaunchDigest>> {
+        &self.h
+    }
+}
+
+/// Run a call on the digest under the C conventions.
+///
+/// # Safety
+/// `d` NULL or a live digest handle; `err` NULL or writable.
+unsafe fn with_digest(
+    d: *const libsev_launch_digest,
+    err: *mut libsev_error,
+    f: impl FnOnce(&mut LaunchDigest) -> Result<()>,
+) -> libsev_status {
+    // SAFETY: forwarded contract.
+    unsafe { boundary::on(d, err, |m| f(&mut *boundary::lock(m, "digest")?)) }
 }
 
 /// Create an empty launch digest. `*out` is set only on success
@@ -39,17 +58,13 @@ pub unsafe extern "C" fn libsev_launch_digest_new(
     out: *mut *mut libsev_launch_digest,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let out = need_mut(out, "out")?;
-        into_handle(
-            libsev_launch_digest {
-                digest: LaunchDigest::new(),
-                last: LastError::default(),
-            },
-            out,
-        );
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULL before writing.
+    unsafe {
+        boundary::call(err, || {
+            out_handle(out, "out")?.put(Mutex::new(LaunchDigest::new()));
+            Ok(())
+        })
+    }
 }
 
 /// Add the next `len` bytes the hypervisor passes to LAUNCH_UPDATE_DATA. `data` may be NULL
@@ -65,12 +80,13 @@ pub unsafe extern "C" fn libsev_launch_digest_update(
     len: usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(digest), || {
-        let h = need_mut(digest, "digest")?;
-        let data = bytes_in(data, len, "data")?;
-        h.digest.update(data);
-        Ok(())
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    unsafe {
+        with_digest(digest, err, |d| {
+            d.update(boundary::input(data, len, "data")?);
+            Ok(())
+        })
+    }
 }
 
 /// Write the digest of everything added so far (`LIBSEV_LAUNCH_DIGEST_LEN` = 32 bytes) to
@@ -85,10 +101,12 @@ pub unsafe extern "C" fn libsev_launch_digest_value(
     digest_out: *mut u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(digest), || {
-        let h = need(digest, "digest")?;
-        array_out(digest_out, &h.digest.value(), "digest_out")
-    })
+    // SAFETY: the pointers as documented; the boundary checks NULL first.
+    unsafe {
+        with_digest(digest, err, |d| {
+            array_out(digest_out, &d.value(), "digest_out")
+        })
+    }
 }
 
 /// Free a launch digest (NULL is a no-op).
@@ -98,12 +116,13 @@ pub unsafe extern "C" fn libsev_launch_digest_value(
 /// afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn libsev_launch_digest_free(digest: *mut libsev_launch_digest) {
-    // SAFETY: the caller passes NULL or a handle made by into_handle, freed once.
-    unsafe { super::free_handle(digest) }
+    // SAFETY: the caller passes NULL or a live handle, freed once.
+    unsafe { boundary::free(digest) }
 }
 
-/// The message of the handle's last failure ("" if none, or for NULL); valid until the next
-/// failing call on the same handle.
+/// The message of the handle's last failure ("" if none, or for NULL). The text belongs to
+/// the calling thread: it stays valid until this thread asks again for the same handle, or the
+/// handle is freed. See also `libsev_launch_digest_last_error_copy`.
 ///
 /// # Safety
 /// `digest` NULL or a live handle.
@@ -111,10 +130,24 @@ pub unsafe extern "C" fn libsev_launch_digest_free(digest: *mut libsev_launch_di
 pub unsafe extern "C" fn libsev_launch_digest_last_error(
     digest: *const libsev_launch_digest,
 ) -> *const c_char {
-    match last_of(digest) {
-        Some(l) => l.as_ptr(),
-        None => c"".as_ptr(),
-    }
+    // SAFETY: the caller passes NULL or a live handle.
+    unsafe { boundary::last_error(digest) }
+}
+
+/// Copy the message of the handle's last failure, with its terminating NUL, into `buf` under
+/// the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+///
+/// # Safety
+/// `digest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_launch_digest_last_error_copy(
+    digest: *const libsev_launch_digest,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe { boundary::last_error_copy(digest, buf, len, out_len) }
 }
 
 #[cfg(test)]

@@ -6,35 +6,24 @@
 //! encrypts, in order (or `_set_launch_digest`) → `_verify_measurement` with LAUNCH_MEASURE's
 //! 48 bytes → `_package_secret` for LAUNCH_SECRET → `_free`.
 
-use super::{
-    LastError, array_in, bytes_in, bytes_out, guard, into_handle, libsev_error, need, need_mut,
+use super::boundary::{
+    self, CHandle, Handle, Out, array_in, array_out, out_handle, required_input,
 };
+use super::libsev_error;
 use crate::certs::sev::{SevCert, Usage};
-use crate::error::Error;
-use crate::owner::attestation::{REPORT_LEN, verify_report_with_key};
-use crate::owner::measurement::MEASUREMENT_LEN;
-use crate::owner::secret::{HEADER_LEN, wire_len};
+use crate::error::{Error, Result};
+use crate::owner::attestation::verify_report_with_key;
+use crate::owner::secret::wire_len;
 use crate::owner::{FirmwareVersion, SecretOptions, Session};
 use crate::status::{Command, Status, libsev_status};
+use crate::uapi::sizes;
 use std::ffi::c_char;
+use std::sync::Mutex;
 
 /// `flags` bit for `libsev_owner_session_package_secret`: zero-pad a secret whose length is not
 /// a multiple of 16 up to the next multiple (otherwise such a secret is refused with
 /// `LIBSEV_STATUS_INVALID_LENGTH`).
 pub const LIBSEV_SECRET_PAD: u32 = 1;
-/// Size of the LAUNCH_SECRET packet header (`FLAGS ‖ IV ‖ MAC`).
-pub const LIBSEV_SECRET_HEADER_LEN: usize = 52;
-/// The largest secret one LAUNCH_SECRET can carry (after padding).
-pub const LIBSEV_SECRET_MAX_LEN: usize = 0x5000;
-/// Size of the GODH certificate.
-pub const LIBSEV_GODH_CERT_LEN: usize = 2084;
-/// Size of the session blob.
-pub const LIBSEV_SESSION_BLOB_LEN: usize = 128;
-/// Size of LAUNCH_MEASURE's output (`MEASURE[32] ‖ MNONCE[16]`).
-pub const LIBSEV_MEASUREMENT_LEN: usize = 48;
-/// Size of a legacy attestation report.
-pub const LIBSEV_ATTESTATION_REPORT_LEN: usize = 208;
-
 /// A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
 /// TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
 /// and, after `_verify_measurement`, the verified measurement.
@@ -42,8 +31,31 @@ pub const LIBSEV_ATTESTATION_REPORT_LEN: usize = 208;
 /// Thread safety: use a handle from one thread at a time; distinct handles are independent.
 #[allow(non_camel_case_types)]
 pub struct libsev_owner_session {
-    session: Session,
-    last: LastError,
+    h: Handle<Mutex<Session>>,
+}
+
+impl CHandle for libsev_owner_session {
+    type Value = Mutex<Session>;
+    const NAME: &'static str = "session";
+    fn wrap(h: Handle<Mutex<Session>>) -> Self {
+        libsev_owner_session { h }
+    }
+    fn handle(&self) -> &Handle<Mutex<Session>> {
+        &self.h
+    }
+}
+
+/// Run a call on the session under the C conventions.
+///
+/// # Safety
+/// `s` NULL or a live session handle; `err` NULL or writable.
+pub(crate) unsafe fn with_session(
+    s: *const libsev_owner_session,
+    err: *mut libsev_error,
+    f: impl FnOnce(&mut Session) -> Result<()>,
+) -> libsev_status {
+    // SAFETY: forwarded contract.
+    unsafe { boundary::on(s, err, |m| f(&mut *boundary::lock(m, "session")?)) }
 }
 
 /// The verified contents of a legacy attestation report.
@@ -63,10 +75,6 @@ fn owner_err(e: Error) -> Error {
     e.with_command(Command::LIBSEV_CMD_OWNER)
 }
 
-fn last_of<'a>(s: *const libsev_owner_session) -> Option<&'a LastError> {
-    need(s, "session").ok().map(|h| &h.last)
-}
-
 /// Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
 /// `policy`. The PDH is sanity-checked (version, usage PDH, ECDH algorithm, P-384 point),
 /// not signature-checked: verify the chain with `libsev_chain_verify` first. Policy bits 6–15
@@ -83,21 +91,19 @@ pub unsafe extern "C" fn libsev_owner_session_new(
     out: *mut *mut libsev_owner_session,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let out = need_mut(out, "out")?;
-        let pdh = need(pdh, "pdh").and_then(|_| bytes_in(pdh, pdh_len, "pdh"))?;
-        let cert = SevCert::from_bytes(pdh)
-            .map_err(|e| Error::new(Status::LIBSEV_STATUS_INVALID_LENGTH, format!("pdh: {e}")))?;
-        let session = Session::new(&cert, policy).map_err(owner_err)?;
-        into_handle(
-            libsev_owner_session {
-                session,
-                last: LastError::default(),
-            },
-            out,
-        );
-        Ok(())
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        boundary::call(err, || {
+            let out = out_handle(out, "out")?;
+            let pdh = required_input(pdh, pdh_len, "pdh")?;
+            let cert = SevCert::from_bytes(pdh).map_err(|e| {
+                Error::new(Status::LIBSEV_STATUS_INVALID_LENGTH, format!("pdh: {e}"))
+            })?;
+            out.put(Mutex::new(Session::new(&cert, policy).map_err(owner_err)?));
+            Ok(())
+        })
+    }
 }
 
 /// Copy the owner's GODH certificate (2084 bytes) for LAUNCH_START into `buf`. Two-call size
@@ -115,11 +121,14 @@ pub unsafe extern "C" fn libsev_owner_session_godh(
     out_len: *mut usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need(session, "session")?;
-        let godh = h.session.godh().map_err(owner_err)?;
-        bytes_out(buf, len, out_len, godh.as_bytes())
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let out = Out::new(buf, len, out_len, ("buf", "out_len"))?;
+            out.put(s.godh().map_err(owner_err)?.as_bytes())
+        })
+    }
 }
 
 /// Copy the 128-byte session blob for LAUNCH_START into `buf` (same buffer rules as `_godh`).
@@ -134,11 +143,14 @@ pub unsafe extern "C" fn libsev_owner_session_blob(
     out_len: *mut usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need(session, "session")?;
-        let blob = h.session.blob().map_err(owner_err)?;
-        bytes_out(buf, len, out_len, blob)
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let out = Out::new(buf, len, out_len, ("buf", "out_len"))?;
+            out.put(s.blob().map_err(owner_err)?)
+        })
+    }
 }
 
 /// Add the next `len` bytes that the hypervisor passes to LAUNCH_UPDATE_DATA (or
@@ -155,11 +167,14 @@ pub unsafe extern "C" fn libsev_owner_session_measure_update(
     len: usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need_mut(session, "session")?;
-        let data = bytes_in(data, len, "data")?;
-        h.session.measure_update(data).map_err(owner_err)
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let data = boundary::input(data, len, "data")?;
+            s.measure_update(data).map_err(owner_err)
+        })
+    }
 }
 
 /// Use a launch digest (SHA-256, 32 bytes) computed elsewhere instead of `_measure_update`.
@@ -172,11 +187,14 @@ pub unsafe extern "C" fn libsev_owner_session_set_launch_digest(
     digest: *const u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need_mut(session, "session")?;
-        let d: [u8; 32] = array_in(digest, "digest")?;
-        h.session.set_launch_digest(d).map_err(owner_err)
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let d: [u8; 32] = array_in(digest, "digest")?;
+            s.set_launch_digest(d).map_err(owner_err)
+        })
+    }
 }
 
 /// Write the launch digest so far (32 bytes) to `digest_out`.
@@ -189,10 +207,13 @@ pub unsafe extern "C" fn libsev_owner_session_launch_digest(
     digest_out: *mut u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need(session, "session")?;
-        super::array_out(digest_out, &h.session.launch_digest(), "digest_out")
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            array_out(digest_out, &s.launch_digest(), "digest_out")
+        })
+    }
 }
 
 /// Verify LAUNCH_MEASURE's output (`measurement`, 48 bytes: MEASURE ‖ MNONCE) made by firmware
@@ -218,19 +239,22 @@ pub unsafe extern "C" fn libsev_owner_session_verify_measurement(
     expected_out: *mut u8,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need_mut(session, "session")?;
-        let m: [u8; MEASUREMENT_LEN] = array_in(measurement, "measurement")?;
-        let ver = FirmwareVersion::new(api_major, api_minor, build);
-        let (expected, result) = match h.session.verify_measurement(ver, &m) {
-            Ok(measure) => (Some(measure), Ok(())),
-            Err(e) => (e.expected(), Err(owner_err(e.into()))),
-        };
-        if let (Some(x), false) = (expected, expected_out.is_null()) {
-            super::array_out(expected_out, &x, "expected_out")?;
-        }
-        result
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let m: [u8; sizes::MEASUREMENT] = array_in(measurement, "measurement")?;
+            let ver = FirmwareVersion::new(api_major, api_minor, build);
+            let (expected, result) = match s.verify_measurement(ver, &m) {
+                Ok(measure) => (Some(measure), Ok(())),
+                Err(e) => (e.expected(), Err(owner_err(e.into()))),
+            };
+            if let (Some(x), false) = (expected, expected_out.is_null()) {
+                array_out(expected_out, &x, "expected_out")?;
+            }
+            result
+        })
+    }
 }
 
 /// Package a launch secret for LAUNCH_SECRET: the 52-byte header into `hdr_out` and the
@@ -259,40 +283,39 @@ pub unsafe extern "C" fn libsev_owner_session_package_secret(
     trans_out_len: *mut usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need(session, "session")?;
-        if flags & !LIBSEV_SECRET_PAD != 0 {
-            return Err(Error::arg(format!(
-                "unknown flags {:#x} (only LIBSEV_SECRET_PAD is defined)",
-                flags & !LIBSEV_SECRET_PAD
-            )));
-        }
-        let options = SecretOptions {
-            pad: flags & LIBSEV_SECRET_PAD != 0,
-        };
-        let secret = need(secret, "secret").and_then(|_| bytes_in(secret, secret_len, "secret"))?;
-        need_mut(hdr_out, "hdr_out")?;
-        let out_len = need_mut(trans_out_len, "trans_out_len")?;
-        // The state check comes first: no size query succeeds before the measurement verified.
-        h.session.require_measured().map_err(owner_err)?;
-        let n = wire_len(secret.len(), options).map_err(owner_err)?;
-        if trans_buf.is_null() || trans_len < n {
-            *out_len = n;
-            return Err(Error::new(
-                Status::LIBSEV_STATUS_BUFFER_TOO_SMALL,
-                format!(
-                    "trans_buf too small: {n} bytes needed, {} given",
-                    if trans_buf.is_null() { 0 } else { trans_len }
-                ),
-            ));
-        }
-        let packet = h
-            .session
-            .package_secret(secret, options)
-            .map_err(owner_err)?;
-        bytes_out(trans_buf, trans_len, out_len, &packet.ciphertext)?;
-        super::array_out(hdr_out, &packet.header, "hdr_out")
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            if flags & !LIBSEV_SECRET_PAD != 0 {
+                return Err(Error::arg(format!(
+                    "unknown flags {:#x} (only LIBSEV_SECRET_PAD is defined)",
+                    flags & !LIBSEV_SECRET_PAD
+                )));
+            }
+            let options = SecretOptions {
+                pad: flags & LIBSEV_SECRET_PAD != 0,
+            };
+            let secret = required_input(secret, secret_len, "secret")?;
+            boundary::need_out(hdr_out, "hdr_out")?;
+            let out = Out::new(
+                trans_buf,
+                trans_len,
+                trans_out_len,
+                ("trans_buf", "trans_out_len"),
+            )?;
+            // The state check comes first: no size query succeeds before the measurement
+            // verified; the length is checked before anything is sized by it.
+            s.require_measured().map_err(owner_err)?;
+            let n = wire_len(secret.len(), options).map_err(owner_err)?;
+            if !out.fits(n) {
+                return Err(out.too_small(n));
+            }
+            let packet = s.package_secret(secret, options).map_err(owner_err)?;
+            out.put(&packet.ciphertext)?;
+            array_out(hdr_out, &packet.header, "hdr_out")
+        })
+    }
 }
 
 /// Export the session's state (TEK, TIK, policy, PDH hash; versioned, with a checksum) so that
@@ -310,10 +333,14 @@ pub unsafe extern "C" fn libsev_owner_session_export(
     out_len: *mut usize,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, last_of(session), || {
-        let h = need(session, "session")?;
-        bytes_out(buf, len, out_len, &h.session.export_state())
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        with_session(session, err, |s| {
+            let out = Out::new(buf, len, out_len, ("buf", "out_len"))?;
+            out.put(&s.export_state())
+        })
+    }
 }
 
 /// Restore a session from `_export` output. The restored session has no GODH certificate or
@@ -329,19 +356,16 @@ pub unsafe extern "C" fn libsev_owner_session_import(
     out: *mut *mut libsev_owner_session,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let out = need_mut(out, "out")?;
-        let state = need(state, "state").and_then(|_| bytes_in(state, state_len, "state"))?;
-        let session = Session::import_state(state).map_err(owner_err)?;
-        into_handle(
-            libsev_owner_session {
-                session,
-                last: LastError::default(),
-            },
-            out,
-        );
-        Ok(())
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        boundary::call(err, || {
+            let out = out_handle(out, "out")?;
+            let state = required_input(state, state_len, "state")?;
+            out.put(Mutex::new(Session::import_state(state).map_err(owner_err)?));
+            Ok(())
+        })
+    }
 }
 
 /// Free a session (NULL is a no-op); its keys are wiped.
@@ -351,12 +375,14 @@ pub unsafe extern "C" fn libsev_owner_session_import(
 /// afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn libsev_owner_session_free(session: *mut libsev_owner_session) {
-    // SAFETY: the caller passes NULL or a handle made by into_handle, freed once.
-    unsafe { super::free_handle(session) }
+    // SAFETY: the caller passes NULL or a live handle, freed once.
+    unsafe { boundary::free(session) }
 }
 
-/// The message of the session's last failure ("" if none); valid until the next call on the
-/// same handle. NULL `session` gives "".
+/// The message of the session's last failure ("" if none, or for a NULL `session`). The text
+/// belongs to the calling thread: it stays valid until this thread calls
+/// `libsev_owner_session_last_error` on the same handle again, or the handle is freed. See
+/// also `libsev_owner_session_last_error_copy`.
 ///
 /// # Safety
 /// `session` must be NULL or a live handle.
@@ -364,10 +390,24 @@ pub unsafe extern "C" fn libsev_owner_session_free(session: *mut libsev_owner_se
 pub unsafe extern "C" fn libsev_owner_session_last_error(
     session: *const libsev_owner_session,
 ) -> *const c_char {
-    match last_of(session) {
-        Some(l) => l.as_ptr(),
-        None => c"".as_ptr(),
-    }
+    // SAFETY: the caller passes NULL or a live handle.
+    unsafe { boundary::last_error(session) }
+}
+
+/// Copy the message of the session's last failure, with its terminating NUL, into `buf`
+/// under the buffer rule (as `libsev_platform_last_error_copy`). Never changes the last error.
+///
+/// # Safety
+/// `session` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_owner_session_last_error_copy(
+    session: *const libsev_owner_session,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe { boundary::last_error_copy(session, buf, len, out_len) }
 }
 
 /// Verify a legacy attestation report (208 bytes, from the ATTESTATION command) with the PEK
@@ -388,39 +428,32 @@ pub unsafe extern "C" fn libsev_attestation_verify(
     out: *mut libsev_attestation_info,
     err: *mut libsev_error,
 ) -> libsev_status {
-    guard(err, None, || {
-        let report = need(report, "report").and_then(|_| bytes_in(report, report_len, "report"))?;
-        let pek = need(pek_cert, "pek_cert")
-            .and_then(|_| bytes_in(pek_cert, pek_cert_len, "pek_cert"))?;
-        let out = need_mut(out, "out")?;
-        let pek = SevCert::from_bytes(pek).map_err(|e| {
-            Error::new(
-                Status::LIBSEV_STATUS_INVALID_LENGTH,
-                format!("pek_cert: {e}"),
-            )
-        })?;
-        let key = pek
-            .check_body(Usage::PEK)
-            .map_err(|e| owner_err(Error::new(e.status(), format!("pek_cert: {e}"))))?;
-        let a = verify_report_with_key(report, &key).map_err(owner_err)?;
-        *out = libsev_attestation_info {
-            mnonce: a.mnonce,
-            launch_digest: a.launch_digest,
-            policy: a.policy,
-        };
-        Ok(())
-    })
+    // SAFETY: the pointers as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access.
+    unsafe {
+        boundary::call(err, || {
+            let report = required_input(report, report_len, "report")?;
+            let pek = required_input(pek_cert, pek_cert_len, "pek_cert")?;
+            boundary::need_out(out, "out")?;
+            let pek = SevCert::from_bytes(pek).map_err(|e| {
+                Error::new(
+                    Status::LIBSEV_STATUS_INVALID_LENGTH,
+                    format!("pek_cert: {e}"),
+                )
+            })?;
+            let key = pek
+                .check_body(Usage::PEK)
+                .map_err(|e| owner_err(Error::new(e.status(), format!("pek_cert: {e}"))))?;
+            let a = verify_report_with_key(report, &key).map_err(owner_err)?;
+            let info = libsev_attestation_info {
+                mnonce: a.mnonce,
+                launch_digest: a.launch_digest,
+                policy: a.policy,
+            };
+            boundary::write_out(out, info, "out")
+        })
+    }
 }
-
-// The C constants are literals (cbindgen does not evaluate paths); tie them to the Rust ones.
-const _: () = assert!(
-    LIBSEV_SECRET_HEADER_LEN == HEADER_LEN
-        && LIBSEV_SECRET_MAX_LEN == crate::owner::secret::MAX_SECRET_LEN
-        && LIBSEV_GODH_CERT_LEN == crate::certs::sev::SIZE
-        && LIBSEV_SESSION_BLOB_LEN == crate::owner::crypto::SESSION_BLOB_LEN
-        && LIBSEV_MEASUREMENT_LEN == MEASUREMENT_LEN
-        && LIBSEV_ATTESTATION_REPORT_LEN == REPORT_LEN
-);
 
 #[cfg(test)]
 #[path = "owner_tests.rs"]

@@ -1,6 +1,8 @@
 //! Tests of the owner C ABI through its exported functions.
 
 use super::*;
+use crate::ffi::LIBSEV_GODH_CERT_LEN;
+use crate::owner::attestation::REPORT_LEN;
 use crate::owner::crypto::{aes128_ctr, hmac_sha256};
 use std::ptr::{null, null_mut};
 
@@ -35,7 +37,8 @@ fn new_session(policy: u32) -> *mut libsev_owner_session {
 fn keys(s: *const libsev_owner_session) -> ([u8; 16], [u8; 16]) {
     // SAFETY: a live handle from new_session.
     let h = unsafe { &*s };
-    let k = h.session.keys_for_tests();
+    let s = h.h.value.lock().unwrap();
+    let k = s.keys_for_tests();
     (k.tek, k.tik)
 }
 

@@ -3,8 +3,8 @@
 //! statuses passed through unchanged, handle lifetimes.
 
 use super::*;
-use crate::ffi::platform::*;
 use crate::status::Command;
+use crate::status::Status;
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};

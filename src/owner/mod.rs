@@ -14,6 +14,7 @@
 //! This module has its own implementation of the KDF, ECDH, wrap, MACs and measurement
 //! ([`crypto`]); it shares nothing with the firmware model but the certificate formats.
 
+pub mod es;
 pub mod sev;
 
 pub use sev::{attestation, crypto, measurement, secret, session, state};

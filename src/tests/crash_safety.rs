@@ -82,6 +82,7 @@ fn open_and_verify(dir: &Path) -> Result<Ident, String> {
     chain
         .verified(VerifyOptions {
             allow_test_root: true,
+            ..VerifyOptions::default()
         })
         .map_err(|e| format!("chain does not verify: {e}"))?;
     Ok(Ident::of(&pdh, &plat))

@@ -12,6 +12,7 @@ use sev::status::{Status, fw};
 
 const ALLOW_TEST_ROOT: VerifyOptions = VerifyOptions {
     allow_test_root: true,
+    supplied_root: None,
 };
 
 /// Page-aligned guest memory.

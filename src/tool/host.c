@@ -96,9 +96,9 @@ static int probe_emulated(const char *spec) {
     libsev_error err;
     uint32_t st = libsev_platform_pdh_cert_export(p, pdh, sizeof pdh, &n1, chain, sizeof chain, &n2, &err);
     if (st == LIBSEV_STATUS_OK)
-        st = libsev_platform_emulated_cek(p, cek, sizeof cek, &n3, &err);
+        st = libsev_platform_model_cek(p, cek, sizeof cek, &n3, &err);
     if (st == LIBSEV_STATUS_OK)
-        st = libsev_platform_emulated_ask_ark(p, askark, sizeof askark, &n4, &err);
+        st = libsev_platform_model_ask_ark(p, askark, sizeof askark, &n4, &err);
     libsev_chain_result res;
     if (st == LIBSEV_STATUS_OK)
         st = libsev_chain_verify(pdh, n1, chain, n2, cek, n3, askark, n4,
@@ -110,8 +110,12 @@ static int probe_emulated(const char *spec) {
         item(true, "FAIL", "certificate chain", "%s (libsev status %u)", err.message, st);
     item(false, libsev_has_feature(LIBSEV_FEATURE_OWNER) ? "PASS" : "FAIL", "owner side",
          "chain verification, sessions, measurements and secrets");
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+    item(false, "PASS", "SEV-ES", "the model launches SEV-ES guests, building each vCPU's VMSA as KVM does");
+#else
     item(false, "SKIP", "SEV-ES", "the model checks ES initialisation and policy; it has no vCPUs, so "
                                   "VMSA contents are not modelled");
+#endif
     item(false, "SKIP", "SEV-SNP", "not modelled by this libsev");
     libsev_platform_free(p);
 verdict:
@@ -297,7 +301,7 @@ int cmd_export(int argc, char **argv) {
             goto out;
         }
     } else if (full) {
-        if (!libsev_platform_is_emulated(p)) {
+        if (!libsev_platform_is_model(p)) {
             char idhex[2 * LIBSEV_CHIP_ID_LEN + 1];
             hex_encode(id, LIBSEV_CHIP_ID_LEN, idhex);
             msg("--full on a real chip needs the CEK signed by AMD and AMD's ASK || ARK: fetch "
@@ -308,12 +312,12 @@ int cmd_export(int argc, char **argv) {
         }
         size_t n = 0;
         cek.data = malloc(LIBSEV_SEV_CERT_LEN);
-        st = cek.data ? libsev_platform_emulated_cek(p, cek.data, LIBSEV_SEV_CERT_LEN, &cek.len, &err)
+        st = cek.data ? libsev_platform_model_cek(p, cek.data, LIBSEV_SEV_CERT_LEN, &cek.len, &err)
                       : LIBSEV_STATUS_OUT_OF_MEMORY;
         if (st == LIBSEV_STATUS_OK) {
-            st = libsev_platform_emulated_ask_ark(p, NULL, 0, &n, &err);
+            st = libsev_platform_model_ask_ark(p, NULL, 0, &n, &err);
             if (st == LIBSEV_STATUS_BUFFER_TOO_SMALL && (askark.data = malloc(n)) != NULL)
-                st = libsev_platform_emulated_ask_ark(p, askark.data, n, &askark.len, &err);
+                st = libsev_platform_model_ask_ark(p, askark.data, n, &askark.len, &err);
         }
         if (st != LIBSEV_STATUS_OK) {
             rc = lib_fail("the model's signed CEK and ASK || ARK", st, &err);
@@ -344,7 +348,7 @@ int cmd_export(int argc, char **argv) {
     hex_encode(id, id_n < LIBSEV_CHIP_ID_LEN ? id_n : LIBSEV_CHIP_ID_LEN, idhex);
     printf("%s: PDH || PEK || OCA || CEK%s (%zu bytes)%s\n", chain_path,
            full ? " (signed) || ASK || ARK" : "", total,
-           libsev_platform_is_emulated(p) ? ", firmware model" : "");
+           libsev_platform_is_model(p) ? ", firmware model" : "");
     printf("chip id: %s\n", idhex);
     rc = EXIT_OK;
 out:

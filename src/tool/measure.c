@@ -12,6 +12,7 @@ static const char measure_help[] =
     "                           [--append CMDLINE]] [--vcpus N] [--vcpu-type TYPE | --vcpu-sig N |\n"
     "                           --vcpu-family F --vcpu-model M --vcpu-stepping S]\n"
     "                           [--vmm-type QEMU|ec2|gce] [--guest-features N]\n"
+    "                           [--vmsa-init init2|es-init]\n"
     "                           [--output-format hex|base64] [-v]\n"
     "\n"
     "Print the launch digest a guest started by QEMU from FILE must have, as sev-snp-measure\n"
@@ -19,7 +20,16 @@ static const char measure_help[] =
     "  --mode sev     legacy SEV: SHA-256 over the firmware image QEMU encrypts with\n"
     "                 LAUNCH_UPDATE_DATA, then, with --kernel, over the SEV hashes table QEMU\n"
     "                 fills for kernel-hashes=on (the image must have the table's footer entry)\n"
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+    "  --mode seves   SEV-ES: the image, the hashes table with --kernel, then one VMSA per vCPU\n"
+    "                 as KVM builds it from the VMM's reset state (needs --vcpus and, for QEMU,\n"
+    "                 --vcpu-type, --vcpu-sig or --vcpu-family/-model/-stepping).\n"
+    "                 --vmsa-init init2 (default, as sev-snp-measure computes: KVM_SEV_INIT2\n"
+    "                 VMs) or es-init (VMs made with KVM_SEV_ES_INIT: no x87/SSE state)\n"
+    "  --mode snp     SEV-SNP: not supported by this libsev yet (refused)\n"
+#else
     "  --mode seves   SEV-ES, --mode snp: SEV-SNP: not supported by this libsev yet (refused)\n"
+#endif
     "The vCPU options matter for SEV-ES and SNP only (VMSAs); --mode sev accepts and ignores them.\n"
     "\n"
     "Exit status: 0 printed, 1 refused (image without kernel-hashes support), 2 usage or I/O\n"
@@ -125,10 +135,76 @@ static int hashes_table(const char *kernel, const char *initrd, const char *appe
     return EXIT_OK;
 }
 
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+/* CPUID(1).EAX from family, model and stepping (AMD's extended family/model encoding). */
+static uint32_t cpu_sig(uint32_t family, uint32_t model, uint32_t stepping) {
+    uint32_t fam_lo = family > 0xf ? 0xf : family, fam_hi = family > 0xf ? (family - 0xf) & 0xff : 0;
+    return fam_hi << 20 | (model >> 4 & 0xf) << 16 | fam_lo << 8 | (model & 0xf) << 4 | (stepping & 0xf);
+}
+
+/* The SEV-ES launch digest through libsev_es_launch_digest. */
+static int measure_es(const char *ovmf, const char *kernel, const char *initrd, const char *append,
+                      const char *vcpus_s, const char *vtype, const char *vsig, const char *vfam,
+                      const char *vmodel, const char *vstep, const char *vmm, const char *vmsa_init,
+                      bool verbose, bool b64) {
+    libsev_es_launch l;
+    memset(&l, 0, sizeof l);
+    uint32_t fam, model, step;
+    if (!parse_u32(vcpus_s, &l.vcpus))
+        return usage_error("--vcpus needs a number");
+    l.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
+    l.init = strcmp(vmsa_init, "es-init") == 0 ? LIBSEV_ES_PROFILE_ES_INIT : LIBSEV_ES_PROFILE_INIT2;
+    /* sev-snp-measure's order: family/model/stepping, then the signature, then the type. */
+    if (vfam) {
+        if (!parse_u32(vfam, &fam) || !parse_u32(vmodel, &model) || !parse_u32(vstep, &step))
+            return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping need numbers");
+        l.vcpu_signature = cpu_sig(fam, model, step);
+    } else if (vsig) {
+        if (!parse_u32(vsig, &l.vcpu_signature))
+            return usage_error("--vcpu-sig needs a number");
+    } else if (vtype) {
+        l.cpu_model = vtype;
+    } else if (l.vmm == LIBSEV_VMM_QEMU) {
+        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode 'seves'");
+    }
+    blob img = {0}, k = {0}, ird = {0};
+    int rc = EXIT_USAGE;
+    if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
+        goto out;
+    l.ovmf = img.data;
+    l.ovmf_len = img.len;
+    if (kernel) {
+        l.direct_boot = 1;
+        l.kernel = k.data;
+        l.kernel_len = k.len;
+        l.initrd = ird.data;
+        l.initrd_len = ird.len;
+        l.cmdline = append;
+    }
+    uint8_t ld[32];
+    libsev_error err;
+    uint32_t st = libsev_es_launch_digest(&l, ld, &err);
+    if (st != LIBSEV_STATUS_OK) {
+        rc = lib_fail("computing the SEV-ES launch digest", st, &err);
+        goto out;
+    }
+    if (verbose)
+        fputs("Calculated SEV_ES guest measurement: ", stdout);
+    print_encoded(ld, sizeof ld, b64);
+    rc = EXIT_OK;
+out:
+    blob_free(&img);
+    blob_free(&k);
+    blob_free(&ird);
+    return rc;
+}
+#endif
+
 int cmd_measure(int argc, char **argv) {
     const char *mode = NULL, *ovmf = NULL, *kernel = NULL, *initrd = NULL, *append = NULL;
     const char *vcpus_s = NULL, *vtype = NULL, *vsig = NULL, *vfam = NULL, *vmodel = NULL;
     const char *vstep = NULL, *vmm = "QEMU", *features = NULL, *outfmt = "hex";
+    const char *vmsa_init = "init2";
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
@@ -142,9 +218,10 @@ int cmd_measure(int argc, char **argv) {
         static const char *names[] = {"--mode",       "--ovmf",         "--kernel",       "--initrd",
                                       "--append",     "--vcpus",        "--vcpu-type",    "--vcpu-sig",
                                       "--vcpu-family", "--vcpu-model",  "--vcpu-stepping", "--vmm-type",
-                                      "--guest-features", "--output-format"};
+                                      "--guest-features", "--output-format", "--vmsa-init"};
         const char **slots[] = {&mode,   &ovmf,  &kernel, &initrd, &append, &vcpus_s,  &vtype,
-                                &vsig,   &vfam,  &vmodel, &vstep,  &vmm,    &features, &outfmt};
+                                &vsig,   &vfam,  &vmodel, &vstep,  &vmm,    &features, &outfmt,
+                                &vmsa_init};
         for (size_t k = 0; k < sizeof names / sizeof names[0] && !v; k++)
             if (opt_val(argc, argv, &i, names[k], slots[k]))
                 v = slots[k];
@@ -183,9 +260,20 @@ int cmd_measure(int argc, char **argv) {
         b64 = true;
     else
         return usage_error("--output-format must be hex or base64");
+    if (strcmp(vmsa_init, "init2") && strcmp(vmsa_init, "es-init"))
+        return usage_error("--vmsa-init must be init2 or es-init");
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+    if (strcmp(mode, "seves") == 0)
+        return measure_es(ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel, vstep,
+                          vmm, vmsa_init, verbose, b64);
+#endif
     if (strcmp(mode, "sev") != 0) {
-        msg("mode '%s' (%s) is not supported by libsev %s yet: it computes the legacy SEV launch "
-            "digest only (--mode sev)",
+        msg("mode '%s' (%s) is not supported by libsev %s yet: it computes the legacy SEV"
+#ifdef LIBSEV_ES_PROFILE_ES_INIT
+            " and SEV-ES launch digests only (--mode sev, seves)",
+#else
+            " launch digest only (--mode sev)",
+#endif
             mode, strcmp(mode, "seves") == 0 ? "SEV-ES" : "SEV-SNP", libsev_version());
         return EXIT_USAGE;
     }

@@ -475,7 +475,7 @@ int open_platform(const char *spec, libsev_platform **out) {
         if (st == LIBSEV_STATUS_OK) {
             if (spec[8] == ':')
                 cfg.state_dir = spec + 9;
-            st = libsev_platform_new_emulated(&cfg, out, &err);
+            st = libsev_platform_new_model(&cfg, out, &err);
         } else {
             err.message[0] = 0;
         }

@@ -7,13 +7,15 @@
 //!
 //! * [`kvm`]: `KVM_MEMORY_ENCRYPT_OP` sub-commands and the KVM ioctl numbers;
 //! * [`psp`]: the `/dev/sev` (`<linux/psp-sev.h>`) command numbers and structures;
-//! * [`sizes`]: every size the firmware fixes, the one source for them.
+//! * [`sizes`]: every size the firmware fixes, the one source for them;
+//! * [`vmsa`]: the SEV-ES VMSA layout and what KVM writes into it.
 //!
 //! SEV-ES and SEV-SNP structures sit beside these in their own files.
 
 pub mod kvm;
 pub mod psp;
 pub mod sizes;
+pub mod vmsa;
 
 pub use kvm::*;
 pub use psp::*;

@@ -9,8 +9,10 @@
 //! Every link is checked and reported on its own ([`ChainReport`]); the first failing link in
 //! root-to-leaf order ([`Link::ALL`]) is the one named in errors, because a broken signer makes
 //! every link below it fail too. After the links, the root is identified ([`roots`]): AMD roots
-//! pass, the model's test-only root passes only with [`VerifyOptions::allow_test_root`], any
-//! other root fails with `UNKNOWN_ROOT`.
+//! pass, a root the caller supplied as bytes ([`VerifyOptions::with_root`], e.g. a private or a
+//! test root) passes and is reported as [`RootKind::Supplied`], the model's test-only root
+//! passes only with [`VerifyOptions::allow_test_root`], any other root fails with
+//! `UNKNOWN_ROOT`.
 //!
 //! Input layouts accepted (all certificates in their wire form):
 //! * [`Chain::from_parts`]: PDH, `PEK ‖ OCA ‖ CEK` (the PDH_CERT_EXPORT chain buffer, whose CEK
@@ -86,6 +88,32 @@ pub struct VerifyOptions {
     /// Accept a chain that ends at the firmware model's test-only root. Off by default: the
     /// test root's private keys are public.
     pub allow_test_root: bool,
+    /// The fingerprint ([`roots::fingerprint`]) of one more ARK the caller trusts (a private
+    /// root, or a test root it made itself); `None` trusts only AMD's roots. Set it with
+    /// [`VerifyOptions::with_root`].
+    pub supplied_root: Option<[u8; 48]>,
+}
+
+impl VerifyOptions {
+    /// Also trust the ARK `ark` (AMD's certificate format, as the second half of `ASK ‖ ARK`).
+    /// A chain ending at exactly this key is accepted and reported as [`RootKind::Supplied`]
+    /// (AMD's own roots are still reported as [`RootKind::Amd`]). Fails with
+    /// `BAD_CERTIFICATE` when `ark` is not an ARK (malformed, or not an ARK's key usage).
+    pub fn with_root(mut self, ark: &[u8]) -> Result<Self> {
+        let c = AmdCert::from_bytes(ark)
+            .map_err(|e| Error::new(e.status(), format!("the supplied root is not an ARK: {e}")))?;
+        if c.key_usage() != USAGE_ARK {
+            return Err(Error::new(
+                Status::LIBSEV_STATUS_BAD_CERTIFICATE,
+                format!(
+                    "the supplied root has key usage {:#x}, not an ARK's ({USAGE_ARK:#x})",
+                    c.key_usage()
+                ),
+            ));
+        }
+        self.supplied_root = Some(roots::fingerprint(&c));
+        Ok(self)
+    }
 }
 
 /// Per-link results and the identified root.
@@ -125,7 +153,7 @@ impl ChainReport {
             ));
         }
         match self.root {
-            RootKind::Amd(_) => Ok(()),
+            RootKind::Amd(_) | RootKind::Supplied => Ok(()),
             RootKind::TestOnly if self.options.allow_test_root => Ok(()),
             RootKind::TestOnly => Err(Error::new(
                 Status::LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED,
@@ -134,8 +162,13 @@ impl ChainReport {
             )),
             RootKind::Unknown => Err(Error::new(
                 Status::LIBSEV_STATUS_UNKNOWN_ROOT,
-                "certificate chain is signed correctly but its ARK is not one of AMD's roots \
-                 (naples, rome, milan, genoa, turin)",
+                if self.options.supplied_root.is_some() {
+                    "certificate chain is signed correctly but its ARK is neither one of AMD's \
+                     roots (naples, rome, milan, genoa, turin) nor the supplied root"
+                } else {
+                    "certificate chain is signed correctly but its ARK is not one of AMD's roots \
+                     (naples, rome, milan, genoa, turin)"
+                },
             )),
         }
     }
@@ -345,7 +378,9 @@ impl Chain {
                 result: run(*l),
             })
             .collect();
-        let root = ark.map(roots::identify).unwrap_or(RootKind::Unknown);
+        let root = ark
+            .map(|a| roots::identify_with(a, options.supplied_root.as_ref()))
+            .unwrap_or(RootKind::Unknown);
         ChainReport {
             links,
             root,

@@ -326,6 +326,7 @@ fn test_root_is_rejected_unless_allowed() {
     assert!(c.verified(VerifyOptions::default()).is_err());
     let allow = VerifyOptions {
         allow_test_root: true,
+        ..VerifyOptions::default()
     };
     let v = c.verified(allow).unwrap();
     assert_eq!(v.root, RootKind::TestOnly);
@@ -360,7 +361,10 @@ fn unknown_self_signed_root_is_refused() {
     .unwrap();
     let c = synthetic(&ask, &ask_key, &ark);
     for allow_test_root in [false, true] {
-        let r = c.verify(VerifyOptions { allow_test_root });
+        let r = c.verify(VerifyOptions {
+            allow_test_root,
+            ..VerifyOptions::default()
+        });
         assert_all_ok(&r, "self-made root");
         assert_eq!(r.root, RootKind::Unknown);
         assert_eq!(
@@ -377,4 +381,112 @@ fn unknown_self_signed_root_is_refused() {
         roots::identify(amd.ark.as_ref().unwrap()),
         RootKind::Unknown
     );
+}
+
+/// A self-made RSA-2048 ARK and ASK (with the ASK's key), as a private root would be.
+fn private_root(tag: u8) -> (AmdCert, rsa::RsaPrivateKey, AmdCert) {
+    let mut rng = rand_core::OsRng;
+    let ark_key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let ask_key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let mut ark_id = *b"private-root-ARK";
+    ark_id[15] = tag;
+    let ark = AmdCert::build(
+        USAGE_ARK,
+        ark_id,
+        &ark_key.to_public_key(),
+        None,
+        Some(&ark_key),
+    )
+    .unwrap();
+    let ask = AmdCert::build(
+        USAGE_ASK,
+        *b"private-root-ASK",
+        &ask_key.to_public_key(),
+        Some((&ark, &ark_key)),
+        None,
+    )
+    .unwrap();
+    (ask, ask_key, ark)
+}
+
+#[test]
+fn supplied_private_root_is_accepted_and_reported_as_supplied() {
+    let (ask, key, ark) = private_root(b'1');
+    let c = synthetic(&ask, &key, &ark);
+    // Without it: a correctly signed chain to an unknown root.
+    let r = c.verify(VerifyOptions::default());
+    assert_all_ok(&r, "private chain");
+    assert_eq!(r.root, RootKind::Unknown);
+    assert_eq!(
+        r.check().unwrap_err().status,
+        Status::LIBSEV_STATUS_UNKNOWN_ROOT
+    );
+    // With it: accepted, and the report says whose root it was.
+    let opts = VerifyOptions::default().with_root(ark.as_bytes()).unwrap();
+    let r = c.verify(opts);
+    assert_eq!(r.root, RootKind::Supplied);
+    r.check().unwrap();
+    assert_eq!(c.verified(opts).unwrap().root, RootKind::Supplied);
+    // Another private root does not stand in for it; the message says a root was supplied.
+    let (_, _, other) = private_root(b'2');
+    let opts2 = VerifyOptions::default()
+        .with_root(other.as_bytes())
+        .unwrap();
+    let r = c.verify(opts2);
+    assert_eq!(r.root, RootKind::Unknown);
+    let e = r.check().unwrap_err();
+    assert_eq!(e.status, Status::LIBSEV_STATUS_UNKNOWN_ROOT);
+    assert!(e.message.contains("supplied root"), "{}", e.message);
+    // Trusting the root does not weaken the links: a broken link still fails.
+    let mut b = c.to_bytes();
+    b[0x100] ^= 1;
+    let r = Chain::from_full(&b).unwrap().verify(opts);
+    assert_eq!(r.failed_link().unwrap().link, Link::PdhByPek);
+    assert!(r.check().is_err());
+}
+
+#[test]
+fn supplied_root_ranks_below_amd_and_above_the_test_root() {
+    // An AMD chain with some supplied root is still reported as AMD's.
+    let (_, _, private) = private_root(b'3');
+    let opts = VerifyOptions::default()
+        .with_root(private.as_bytes())
+        .unwrap();
+    let rome = Chain::from_full(&data("rome/chain.bin")).unwrap();
+    assert_eq!(rome.verify(opts).root, RootKind::Amd(Generation::Rome));
+    let rome_ark = data("builtin/rome/ark.cert");
+    let opts = VerifyOptions::default().with_root(&rome_ark).unwrap();
+    assert_eq!(rome.verify(opts).root, RootKind::Amd(Generation::Rome));
+    // The model's test root given as bytes: trusted as the caller's own, without the flag.
+    let (ask, key, ark) = test_root();
+    let c = synthetic(&ask, &key, &ark);
+    let opts = VerifyOptions::default().with_root(ark.as_bytes()).unwrap();
+    let r = c.verify(opts);
+    assert_eq!(r.root, RootKind::Supplied);
+    r.check().unwrap();
+    // ... while a different supplied root leaves it the (refused) test root.
+    let opts = VerifyOptions::default().with_root(&rome_ark).unwrap();
+    let r = c.verify(opts);
+    assert_eq!(r.root, RootKind::TestOnly);
+    assert_eq!(
+        r.check().unwrap_err().status,
+        Status::LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED
+    );
+}
+
+#[test]
+fn a_supplied_root_must_be_an_ark() {
+    let ask = data("builtin/rome/ask.cert");
+    let e = VerifyOptions::default().with_root(&ask).unwrap_err();
+    assert_eq!(e.status, Status::LIBSEV_STATUS_BAD_CERTIFICATE);
+    assert!(e.message.contains("usage"), "{}", e.message);
+    for bad in [&[][..], &[0u8; 100][..], &data("rome/pdh.cert")[..]] {
+        let e = VerifyOptions::default().with_root(bad).unwrap_err();
+        assert_eq!(
+            e.status,
+            Status::LIBSEV_STATUS_BAD_CERTIFICATE,
+            "{} bytes",
+            bad.len()
+        );
+    }
 }

@@ -64,6 +64,9 @@ pub enum RootKind {
     /// The built-in firmware model's test-only root (key id `libsev-TEST-ARK!`). Its private
     /// keys are public: a chain ending here proves nothing about real hardware.
     TestOnly,
+    /// The root the caller supplied as bytes (`VerifyOptions::with_root`): a private root, or
+    /// a test root of its own. Trusted because the caller said so, not because it is AMD's.
+    Supplied,
     /// Any other key (or an ARK that could not be parsed).
     Unknown,
 }
@@ -74,6 +77,7 @@ impl RootKind {
         match self {
             RootKind::Amd(g) => format!("AMD {} root", g.name()),
             RootKind::TestOnly => "the firmware model's test-only root".into(),
+            RootKind::Supplied => "the caller-supplied root".into(),
             RootKind::Unknown => "an unknown root".into(),
         }
     }
@@ -179,9 +183,20 @@ fn test_root_fingerprint() -> Option<[u8; 48]> {
 /// Identify an ARK by its fingerprint. Only the exact pinned keys are recognised: an ARK that
 /// merely carries a known key id is [`RootKind::Unknown`].
 pub fn identify(ark: &AmdCert) -> RootKind {
+    identify_with(ark, None)
+}
+
+/// [`identify`], also recognising the caller-supplied root with fingerprint `supplied`
+/// ([`RootKind::Supplied`]). AMD's roots win over it (a caller passing an AMD ARK still gets
+/// [`RootKind::Amd`]); it wins over the model's test-only root (the caller named those exact
+/// bytes, which is a stronger statement than allowing the test root).
+pub fn identify_with(ark: &AmdCert, supplied: Option<&[u8; 48]>) -> RootKind {
     let fp = fingerprint(ark);
     if let Some(r) = AMD_ROOTS.iter().find(|r| r.fingerprint == fp) {
         return RootKind::Amd(r.generation);
+    }
+    if supplied == Some(&fp) {
+        return RootKind::Supplied;
     }
     if ark.key_id() == TEST_ARK_KEY_ID && test_root_fingerprint() == Some(fp) {
         return RootKind::TestOnly;

@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let options = VerifyOptions {
         allow_test_root: sel & 0x80 != 0,
+        ..VerifyOptions::default()
     };
     match sel & 7 {
         0 => {

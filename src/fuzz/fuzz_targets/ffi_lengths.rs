@@ -8,11 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sev::ffi::certs::*;
-use sev::ffi::guest::*;
-use sev::ffi::libsev_error;
-use sev::ffi::owner::*;
-use sev::ffi::platform::*;
+use sev::ffi::*;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr::{null, null_mut};
@@ -153,8 +149,10 @@ fuzz_target!(|data: &[u8]| {
             let mut out: libsev_chain_result = zeroed();
             let a = input(pieces[0], lens[0], null(0));
             let b = input(pieces[1], lens[1], null(1));
-            let _ =
-                unsafe { libsev_chain_verify_blob(a.0, a.1, b.0, b.1, policy, &mut out, &mut err) };
+            let c = input(pieces[2], lens[2], null(2));
+            let _ = unsafe {
+                libsev_chain_verify_blob(a.0, a.1, c.0, c.1, b.0, b.1, policy, &mut out, &mut err)
+            };
         }
         2 => {
             let pdh = input(pieces[0], lens[0], null(0));

@@ -26,6 +26,15 @@ impl ModelPlatform {
         self.init_locked(error)
     }
 
+    /// What the PSP driver does when it probes the device (`psp_init_on_probe`, on by
+    /// default): INIT (with CONFIG.ES) and DF_FLUSH if the platform is UNINIT, so that a
+    /// hypervisor's first PLATFORM_STATUS sees an initialised platform with SEV-ES configured,
+    /// as on a host. `Err` carries the firmware status.
+    pub fn init_on_probe(&self) -> Result<(), u32> {
+        let mut error = 0;
+        self.platform_init(&mut error).map_err(|_| error)
+    }
+
     /// [`ModelPlatform::platform_init`] with the driver's mutex (`sev_cmd_mutex`) held.
     fn init_locked(&self, error: &mut u32) -> Result<(), Fail> {
         if self.fw.state().pstate != PState::Uninit {

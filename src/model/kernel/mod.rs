@@ -9,4 +9,5 @@ pub(crate) mod platform;
 pub(crate) mod uaccess;
 pub(crate) mod vm;
 pub(crate) mod vm_cmds;
+pub(crate) mod vm_es;
 pub(crate) mod vm_migrate;

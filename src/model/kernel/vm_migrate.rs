@@ -299,10 +299,8 @@ mod tests {
         let (ha, ta) = fa.split_at_mut(HDR);
         // SAFETY: one page of each source's mapped memory.
         unsafe {
-            a.send_update_data(ma, PAGE, ha.try_into().unwrap(), ta)
-                .unwrap();
-            b.send_update_data(mb, PAGE, hb.try_into().unwrap(), tb)
-                .unwrap();
+            a.send_update_data(ma, PAGE, ha, ta).unwrap();
+            b.send_update_data(mb, PAGE, hb, tb).unwrap();
         }
         assert_eq!((&ha[..], &ta[..]), (&hb[..], &tb[..]));
         assert!(ta[PAGE..].iter().all(|&x| x == 0), "tail zeroed");
