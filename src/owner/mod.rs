@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod measurement;
 pub mod secret;
 pub mod session;
+pub mod snp;
 pub mod state;
 
 pub use attestation::{AttestationReport, verify_report};
