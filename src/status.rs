@@ -140,6 +140,10 @@ pub enum libsev_status {
     LIBSEV_STATUS_CRYPTO_ERROR = 2006,
     /// Serialized owner or model state is malformed.
     LIBSEV_STATUS_BAD_STATE_BLOB = 2007,
+    /// The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
+    LIBSEV_STATUS_BAD_REPORT = 2020,
+    /// An SEV-SNP report failed one or more checks (the verdict names each).
+    LIBSEV_STATUS_REPORT_CHECK_FAILED = 2021,
 
     /// The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
     LIBSEV_STATUS_MODEL_CONFIG = 3000,
@@ -209,6 +213,8 @@ impl libsev_status {
         Self::LIBSEV_STATUS_MEASUREMENT_MISMATCH,
         Self::LIBSEV_STATUS_CRYPTO_ERROR,
         Self::LIBSEV_STATUS_BAD_STATE_BLOB,
+        Self::LIBSEV_STATUS_BAD_REPORT,
+        Self::LIBSEV_STATUS_REPORT_CHECK_FAILED,
         Self::LIBSEV_STATUS_MODEL_CONFIG,
         Self::LIBSEV_STATUS_MODEL_STATE_IO,
         Self::LIBSEV_STATUS_MODEL_STATE_CORRUPT,
@@ -291,6 +297,8 @@ impl libsev_status {
             LIBSEV_STATUS_MEASUREMENT_MISMATCH => "launch measurement does not match",
             LIBSEV_STATUS_CRYPTO_ERROR => "cryptographic operation failed",
             LIBSEV_STATUS_BAD_STATE_BLOB => "serialized state is malformed",
+            LIBSEV_STATUS_BAD_REPORT => "not an SEV-SNP attestation report",
+            LIBSEV_STATUS_REPORT_CHECK_FAILED => "the SEV-SNP report failed one or more checks",
             LIBSEV_STATUS_MODEL_CONFIG => "firmware model: invalid configuration",
             LIBSEV_STATUS_MODEL_STATE_IO => "firmware model: state directory I/O failed",
             LIBSEV_STATUS_MODEL_STATE_CORRUPT => "firmware model: state directory is damaged",
