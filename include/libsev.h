@@ -998,7 +998,7 @@ typedef struct libsev_snp_tcb {
 /**
  * What a verified chain is (filled by `libsev_snp_chain_info`).
  */
-typedef struct libsev_snp_chain_info {
+typedef struct libsev_snp_chain_facts {
     /**
      * `LIBSEV_ROOT_AMD` (1) or `LIBSEV_ROOT_TEST_ONLY` (2), as for legacy chains.
      */
@@ -1020,7 +1020,7 @@ typedef struct libsev_snp_chain_info {
      */
     uint8_t hw_id[64];
     uint32_t hw_id_len;
-} libsev_snp_chain_info;
+} libsev_snp_chain_facts;
 
 /**
  * What the owner expects of a report, as data. Zero-initialise it, set the fields you check
@@ -2144,7 +2144,7 @@ libsev_status libsev_snp_chain_verify(const uint8_t *ark,
  */
 LIBSEV_MUST_USE
 libsev_status libsev_snp_chain_info(const struct libsev_snp_chain *chain,
-                                    struct libsev_snp_chain_info *out,
+                                    struct libsev_snp_chain_facts *out,
                                     struct libsev_error *err);
 
 /**

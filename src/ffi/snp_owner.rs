@@ -94,7 +94,7 @@ pub struct libsev_snp_chain {
 
 /// What a verified chain is (filled by `libsev_snp_chain_info`).
 #[repr(C)]
-pub struct libsev_snp_chain_info {
+pub struct libsev_snp_chain_facts {
     /// `LIBSEV_ROOT_AMD` (1) or `LIBSEV_ROOT_TEST_ONLY` (2), as for legacy chains.
     pub root_kind: u32,
     /// A `libsev_snp_generation`.
@@ -176,7 +176,7 @@ pub extern "C" fn libsev_snp_chain_verify(
 #[unsafe(no_mangle)]
 pub extern "C" fn libsev_snp_chain_info(
     chain: *const libsev_snp_chain,
-    out: *mut libsev_snp_chain_info,
+    out: *mut libsev_snp_chain_facts,
     err: *mut libsev_error,
 ) -> libsev_status {
     guard(err, None, || {
@@ -187,7 +187,7 @@ pub extern "C" fn libsev_snp_chain_info(
             hw[..h.len()].copy_from_slice(h);
             h.len()
         });
-        *out = libsev_snp_chain_info {
+        *out = libsev_snp_chain_facts {
             root_kind: match c.root {
                 SnpRootKind::Amd(_) => 1,
                 SnpRootKind::TestOnly => 2,
