@@ -496,6 +496,11 @@ enum libsev_status
      */
     LIBSEV_STATUS_BAD_STATE_BLOB = 2007,
     /**
+     * A firmware image lacks what the launch needs (OVMF footer table, SEV-ES reset block,
+     * hash-table area for measured direct boot, SEV metadata).
+     */
+    LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
+    /**
      * The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
      */
     LIBSEV_STATUS_BAD_REPORT = 2020,

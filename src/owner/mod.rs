@@ -16,6 +16,7 @@
 
 pub mod attestation;
 pub mod crypto;
+pub mod es;
 pub mod measurement;
 pub mod secret;
 pub mod session;
