@@ -4,7 +4,8 @@
  * every truncation and (sampled under valgrind) every flipped byte of the VCEK is refused with
  * a certificate status; reports of every wrong length and unsigned reports get clear statuses
  * and a verdict naming the failed check; the extended-report certificate table; ID blocks
- * signed with the published test keys give the published ID block and key digests.
+ * signed with the published test keys give the published ID block and key digests; the
+ * expected SNP measurement's known answers and Debian's OVMF for 1-64 vCPUs.
  *
  * Data: $LIBSEV_TESTDATA/../snp (the shared testdata/snp directory).
  * Exit 0 = pass, 77 = skip, anything else = fail (see c-tests/run.sh).
@@ -316,6 +317,85 @@ static void id_block(void) {
     free(pub.p);
 }
 
+static void measurement(void) {
+    struct buf amd = slurp("measurement/ovmf_AmdSev_suffix.bin");
+    struct buf x64 = slurp("measurement/ovmf_OvmfX64_suffix.bin");
+    libsev_snp_measure m;
+    uint8_t d[48], want[48], prev[48];
+    libsev_error e;
+    FILE *f;
+
+    memset(&m, 0, sizeof m);
+    m.ovmf = amd.p;
+    m.ovmf_len = amd.n;
+    m.vcpus = 1;
+    m.vcpu_signature = 0x00800F12; /* EPYC-v4 */
+    m.vmm = 0;                     /* QEMU */
+    m.guest_features = 1;
+    m.flags = LIBSEV_SNP_MEASURE_KERNEL_HASHES; /* empty kernel and initrd, no -append */
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_OK);
+    unhex("ddc5224521617a536ee7ce9dd6224d1b58a8d4fda1c741f3ac99fc4bfa04ba6e9fc98646d4a07a9079"
+          "397fa3852819b5",
+          want, 48);
+    CHECK(memcmp(d, want, 48) == 0);
+    m.vcpus = 4;
+    m.guest_features = 0x21;
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_OK);
+    unhex("4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78eafe7b422907be0b4698"
+          "e2414a631942",
+          want, 48);
+    CHECK(memcmp(d, want, 48) == 0);
+    /* A kernel for an image without the kernel-hashes section; bad arguments. */
+    m.ovmf = x64.p;
+    m.ovmf_len = x64.n;
+    memset(d, 0xEE, 48);
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_BAD_FIRMWARE_IMAGE);
+    CHECK(d[0] == 0xEE && d[47] == 0xEE);
+    m.flags = 0;
+    m.vcpus = 0;
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_INVALID_ARGUMENT);
+    m.vcpus = 1;
+    m.vmm = 3;
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_INVALID_ARGUMENT);
+    m.vmm = 0;
+    m.ovmf_len = 4000;
+    CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_BAD_FIRMWARE_IMAGE);
+    CHECK_ST(e, libsev_snp_expected_measurement(NULL, d, &e), LIBSEV_STATUS_NULL_ARGUMENT);
+    free(amd.p);
+    free(x64.p);
+
+    /* Debian's OVMF: every vCPU count gives a digest, each different from the last. */
+    f = fopen("/usr/share/OVMF/OVMF_CODE.fd", "rb");
+    if (f == NULL) {
+        printf("snp_owner: /usr/share/OVMF/OVMF_CODE.fd absent (package ovmf): "
+               "skipping the Debian OVMF part\n");
+        return;
+    }
+    fclose(f);
+    {
+        char save[4096];
+        struct buf code;
+        unsigned n;
+        snprintf(save, sizeof save, "%s", datadir);
+        snprintf(datadir, sizeof datadir, "/usr/share/OVMF");
+        code = slurp("OVMF_CODE.fd");
+        snprintf(datadir, sizeof datadir, "%s", save);
+        memset(&m, 0, sizeof m);
+        m.ovmf = code.p;
+        m.ovmf_len = code.n;
+        m.vcpu_signature = 0x00A00F11; /* EPYC-Milan */
+        m.guest_features = 1;
+        memset(prev, 0, 48);
+        for (n = 1; n <= (under_valgrind() ? 4u : 64u); n++) {
+            m.vcpus = n;
+            CHECK_ST(e, libsev_snp_expected_measurement(&m, d, &e), LIBSEV_STATUS_OK);
+            CHECK(memcmp(d, prev, 48) != 0);
+            memcpy(prev, d, 48);
+        }
+        free(code.p);
+    }
+}
+
 int main(void) {
     const char *td = getenv("LIBSEV_TESTDATA");
     libsev_snp_chain *c;
@@ -331,6 +411,7 @@ int main(void) {
     libsev_snp_chain_free(NULL);
     cert_table();
     id_block();
+    measurement();
     if (failures) {
         fprintf(stderr, "snp_owner: %d failures\n", failures);
         return 1;

@@ -246,6 +246,18 @@
 #define LIBSEV_SNP_CHECK_FIRMWARE_VERSION (1 << 23)
 
 /**
+ * `libsev_snp_measure.flags`: measured direct boot (QEMU `kernel-hashes=on`): `kernel`,
+ * `initrd` are hashed into OVMF's SNP_KERNEL_HASHES page.
+ */
+#define LIBSEV_SNP_MEASURE_KERNEL_HASHES 1
+
+/**
+ * `libsev_snp_measure.flags`: `cmdline` is given (`-append`); without it QEMU hashes a lone
+ * NUL.
+ */
+#define LIBSEV_SNP_MEASURE_CMDLINE 2
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -1141,6 +1153,48 @@ typedef struct libsev_snp_id_block {
      */
     uint32_t author_key_en;
 } libsev_snp_id_block;
+
+/**
+ * What an SNP launch digest depends on (`libsev_snp_expected_measurement`).
+ */
+typedef struct libsev_snp_measure {
+    /**
+     * The OVMF image exactly as launched (a multiple of 4096 bytes, mapped to end at 4 GiB;
+     * e.g. `OVMF_CODE.fd` used as `-bios`).
+     */
+    const uint8_t *ovmf;
+    size_t ovmf_len;
+    /**
+     * Number of vCPUs (1 to 512).
+     */
+    uint32_t vcpus;
+    /**
+     * The vCPU model's CPUID(1).EAX signature (QEMU profile: RDX at reset), e.g. 0x00800F12
+     * for EPYC-v4, 0x00A00F11 for EPYC-Milan, 0x00A10F10 for EPYC-Genoa.
+     */
+    uint32_t vcpu_signature;
+    /**
+     * The VMM profile: 0 = QEMU, 1 = EC2, 2 = GCE (the values of `LIBSEV_VMM_*`).
+     */
+    uint32_t vmm;
+    /**
+     * `LIBSEV_SNP_MEASURE_*` bits.
+     */
+    uint32_t flags;
+    /**
+     * SEV_FEATURES of the VMSAs (SNPActive is always added): 0x1, or 0x21 with DebugSwap.
+     */
+    uint64_t guest_features;
+    const uint8_t *kernel;
+    size_t kernel_len;
+    const uint8_t *initrd;
+    size_t initrd_len;
+    /**
+     * The command line without its terminating NUL.
+     */
+    const uint8_t *cmdline;
+    size_t cmdline_len;
+} libsev_snp_measure;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2228,6 +2282,19 @@ libsev_status libsev_snp_key_digest(const uint8_t *key,
                                     size_t key_len,
                                     uint8_t *digest,
                                     struct libsev_error *err);
+
+/**
+ * Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
+ * metadata sections in table order, the kernel-hashes page if measured direct boot is on,
+ * then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
+ * when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
+ * given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * for a vCPU count, VMM or flag out of range. Nothing is written on failure.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
+                                              uint8_t *digest,
+                                              struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -645,3 +645,101 @@ mod tests {
         }
     }
 }
+
+/// `libsev_snp_measure.flags`: measured direct boot (QEMU `kernel-hashes=on`): `kernel`,
+/// `initrd` are hashed into OVMF's SNP_KERNEL_HASHES page.
+pub const LIBSEV_SNP_MEASURE_KERNEL_HASHES: u32 = 1;
+/// `libsev_snp_measure.flags`: `cmdline` is given (`-append`); without it QEMU hashes a lone
+/// NUL.
+pub const LIBSEV_SNP_MEASURE_CMDLINE: u32 = 2;
+
+/// What an SNP launch digest depends on (`libsev_snp_expected_measurement`).
+#[repr(C)]
+pub struct libsev_snp_measure {
+    /// The OVMF image exactly as launched (a multiple of 4096 bytes, mapped to end at 4 GiB;
+    /// e.g. `OVMF_CODE.fd` used as `-bios`).
+    pub ovmf: *const u8,
+    pub ovmf_len: usize,
+    /// Number of vCPUs (1 to 512).
+    pub vcpus: u32,
+    /// The vCPU model's CPUID(1).EAX signature (QEMU profile: RDX at reset), e.g. 0x00800F12
+    /// for EPYC-v4, 0x00A00F11 for EPYC-Milan, 0x00A10F10 for EPYC-Genoa.
+    pub vcpu_signature: u32,
+    /// The VMM profile: 0 = QEMU, 1 = EC2, 2 = GCE (the values of `LIBSEV_VMM_*`).
+    pub vmm: u32,
+    /// `LIBSEV_SNP_MEASURE_*` bits.
+    pub flags: u32,
+    /// SEV_FEATURES of the VMSAs (SNPActive is always added): 0x1, or 0x21 with DebugSwap.
+    pub guest_features: u64,
+    pub kernel: *const u8,
+    pub kernel_len: usize,
+    pub initrd: *const u8,
+    pub initrd_len: usize,
+    /// The command line without its terminating NUL.
+    pub cmdline: *const u8,
+    pub cmdline_len: usize,
+}
+
+/// Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
+/// metadata sections in table order, the kernel-hashes page if measured direct boot is on,
+/// then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
+/// when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
+/// given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
+/// for a vCPU count, VMM or flag out of range. Nothing is written on failure.
+#[unsafe(no_mangle)]
+pub extern "C" fn libsev_snp_expected_measurement(
+    params: *const libsev_snp_measure,
+    digest: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    use crate::owner::es::DirectBoot;
+    use crate::owner::snp::measure::{MeasureError, SnpMeasureInputs, snp_launch_digest};
+    use crate::uapi::vmsa::VmmType;
+    guard(err, None, || {
+        let p = need(params, "params")?;
+        need_mut(digest, "digest")?;
+        if p.flags & !(LIBSEV_SNP_MEASURE_KERNEL_HASHES | LIBSEV_SNP_MEASURE_CMDLINE) != 0 {
+            return Err(Error::arg(format!("unknown flags {:#x}", p.flags)));
+        }
+        let vmm = match p.vmm {
+            0 => VmmType::Qemu,
+            1 => VmmType::Ec2,
+            2 => VmmType::Gce,
+            v => {
+                return Err(Error::arg(format!(
+                    "vmm {v} is not 0 (QEMU), 1 (EC2) or 2 (GCE)"
+                )));
+            }
+        };
+        let ovmf = bytes_in(p.ovmf, p.ovmf_len, "ovmf")?;
+        let boot = if p.flags & LIBSEV_SNP_MEASURE_KERNEL_HASHES != 0 {
+            Some(DirectBoot {
+                kernel: bytes_in(p.kernel, p.kernel_len, "kernel")?,
+                initrd: bytes_in(p.initrd, p.initrd_len, "initrd")?,
+                cmdline: if p.flags & LIBSEV_SNP_MEASURE_CMDLINE != 0 {
+                    Some(bytes_in(p.cmdline, p.cmdline_len, "cmdline")?)
+                } else {
+                    None
+                },
+            })
+        } else {
+            None
+        };
+        let d = snp_launch_digest(&SnpMeasureInputs {
+            ovmf,
+            vcpus: p.vcpus,
+            vcpu_signature: p.vcpu_signature,
+            vmm,
+            guest_features: p.guest_features,
+            boot,
+        })
+        .map_err(|e| {
+            let st = match e {
+                MeasureError::Vcpus(_) => Status::LIBSEV_STATUS_INVALID_ARGUMENT,
+                _ => Status::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE,
+            };
+            Error::new(st, e.to_string())
+        })?;
+        array_out(digest, &d, "digest")
+    })
+}

@@ -13,6 +13,7 @@
 
 pub mod certtable;
 pub mod idblock;
+pub mod measure;
 pub mod report;
 pub mod verify;
 
