@@ -113,7 +113,15 @@ fn snp_launch_digest_kats() {
         ..EMPTY
     };
     // (features 0x21, features 0x1) per §6.5 row.
-    let rows: [(&str, u32, VmmType, Option<DirectBoot<'_>>, &str, &str); 7] = [
+    type Row<'a> = (
+        &'a str,
+        u32,
+        VmmType,
+        Option<DirectBoot<'a>>,
+        &'a str,
+        &'a str,
+    );
+    let rows: [Row<'_>; 7] = [
         (
             amd,
             1,
