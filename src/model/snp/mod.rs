@@ -23,7 +23,7 @@ mod idblock;
 pub mod measure;
 mod vm;
 
-pub use cpuid::{CpuidEntry, cpuid_page};
+pub use cpuid::{CpuidEntry, cpuid_page, host_cpuid_entries};
 pub use vm::SnpVm;
 
 pub(crate) use fw::SnpFw;
