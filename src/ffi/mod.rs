@@ -20,6 +20,7 @@ pub mod guest;
 pub mod model;
 pub mod owner;
 pub mod platform;
+pub mod snp;
 
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};

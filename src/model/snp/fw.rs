@@ -14,12 +14,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// SNP-specific firmware statuses (`sev-spec` §2.2).
 pub(crate) mod st {
-    pub(crate) const INVALID_PAGE_SIZE: u32 = 0x19;
     pub(crate) const INVALID_PAGE_STATE: u32 = 0x1A;
     pub(crate) const INVALID_PAGE_OWNER: u32 = 0x1C;
-    pub(crate) const AEAD_OFLOW: u32 = 0x1D;
     pub(crate) const BAD_SVN: u32 = 0x21;
-    pub(crate) const INVALID_KEY: u32 = 0x27;
 }
 
 /// SNP guest states (`sev_guest.h`).
@@ -45,8 +42,6 @@ pub(crate) enum Rmp {
     PreGuest { asid: u32, gpa: u64 },
     /// Launched: validated, mutable.
     GuestValid { asid: u32, vmsa: bool },
-    /// Reclaimed after a failed launch update.
-    GuestInvalid,
 }
 
 /// One private 4 KiB page of a guest with its RMP entry.
@@ -62,7 +57,6 @@ pub(crate) struct Gctx {
     pub(crate) act: Activation,
     pub(crate) vmpck: Zeroizing<[[u8; 32]; 4]>,
     pub(crate) vmrk: Zeroizing<[u8; 32]>,
-    pub(crate) msg_count: [u64; 4],
     pub(crate) report_id: [u8; 32],
     pub(crate) report_id_ma: [u8; 32],
     pub(crate) gosvw: [u8; 16],
@@ -75,7 +69,6 @@ pub(crate) struct Gctx {
     pub(crate) author_key_en: bool,
     pub(crate) author_key_digest: Ld,
     pub(crate) vcek_dis: bool,
-    pub(crate) launch_tcb: u64,
 }
 
 impl Drop for Gctx {
@@ -197,13 +190,6 @@ impl SnpFw {
         self.guest(gctx).ok().map(|g| lock(&g).ld)
     }
 
-    /// A clone of the guest context's report inputs (for the guest-message path).
-    pub(crate) fn with_guest<T>(&self, gctx: u32, f: impl FnOnce(&mut Gctx) -> T) -> FwResult<T> {
-        let g = self.guest(gctx)?;
-        let mut g = lock(&g);
-        Ok(f(&mut g))
-    }
-
     // ----- platform commands (§3.3) -----------------------------------------------------
 
     /// SNP_CONFIG: `reported_tcb` (0 = the committed TCB), mask bits; no state check.
@@ -249,7 +235,6 @@ impl SnpFw {
             act: Activation::Inactive,
             vmpck: Zeroizing::new([[0; 32]; 4]),
             vmrk: Zeroizing::new([0; 32]),
-            msg_count: [0; 4],
             report_id: [0; 32],
             report_id_ma: [0; 32],
             gosvw: [0; 16],
@@ -262,7 +247,6 @@ impl SnpFw {
             author_key_en: false,
             author_key_digest: [0; 48],
             vcek_dis: false,
-            launch_tcb: s.committed_tcb,
         };
         s.guests.insert(n, Arc::new(Mutex::new(g)));
         Ok(n)

@@ -276,7 +276,9 @@ impl SnpVm {
                 p.vcek_disabled != 0,
                 p.host_data,
             ),
-        )
+        )?;
+        k.protected = true;
+        Ok(())
     }
 
     fn dispatch(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
