@@ -258,6 +258,71 @@
 #define LIBSEV_SNP_MEASURE_CMDLINE 2
 
 /**
+ * Size of an SNP launch digest.
+ */
+#define LIBSEV_SNP_DIGEST_LEN 48
+
+/**
+ * Size of an SNP ID block.
+ */
+#define LIBSEV_SNP_ID_BLOCK_LEN 96
+
+/**
+ * Size of the SNP ID authentication information.
+ */
+#define LIBSEV_SNP_ID_AUTH_LEN 4096
+
+/**
+ * Size of LAUNCH_FINISH's host data.
+ */
+#define LIBSEV_SNP_HOST_DATA_LEN 32
+
+/**
+ * Size of LAUNCH_START's guest-OS-visible workarounds.
+ */
+#define LIBSEV_SNP_GOSVW_LEN 16
+
+/**
+ * Size of a VMSA and of a guest page.
+ */
+#define LIBSEV_SNP_PAGE_LEN 4096
+
+/**
+ * Size of a wrapped VLEK hash stick (SNP_VLEK_LOAD).
+ */
+#define LIBSEV_SNP_VLEK_WRAPPED_LEN 432
+
+/**
+ * SNP page type NORMAL (measured contents).
+ */
+#define LIBSEV_SNP_PAGE_NORMAL 1
+
+/**
+ * SNP page type ZERO (no source data; measured as zero contents).
+ */
+#define LIBSEV_SNP_PAGE_ZERO 3
+
+/**
+ * SNP page type UNMEASURED.
+ */
+#define LIBSEV_SNP_PAGE_UNMEASURED 4
+
+/**
+ * SNP page type SECRETS (the firmware fills it: VMPCKs).
+ */
+#define LIBSEV_SNP_PAGE_SECRETS 5
+
+/**
+ * SNP page type CPUID (validated; a refused page comes back corrected).
+ */
+#define LIBSEV_SNP_PAGE_CPUID 6
+
+/**
+ * QEMU's default SNP guest policy: SMT allowed, reserved bit 17 set.
+ */
+#define LIBSEV_SNP_POLICY_DEFAULT 196608
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -471,6 +536,58 @@ enum libsev_status
      * Firmware: persistent data failed its integrity check.
      */
     LIBSEV_STATUS_FW_SECURE_DATA_INVALID = 1024,
+    /**
+     * Firmware: SNP: the page size does not match the RMP entry.
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_SIZE = 1025,
+    /**
+     * Firmware: SNP: the page is not in the RMP state the command needs.
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_STATE = 1026,
+    /**
+     * Firmware: SNP: invalid metadata entry.
+     */
+    LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY = 1027,
+    /**
+     * Firmware: SNP: the page belongs to another guest (ASID).
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_OWNER = 1028,
+    /**
+     * Firmware: SNP: guest message sequence number wrong or exhausted.
+     */
+    LIBSEV_STATUS_FW_AEAD_OFLOW = 1029,
+    /**
+     * Firmware: SNP: RMP initialisation required.
+     */
+    LIBSEV_STATUS_FW_RMP_INIT_REQUIRED = 1032,
+    /**
+     * Firmware: SNP: bad security version (TCB).
+     */
+    LIBSEV_STATUS_FW_BAD_SVN = 1033,
+    /**
+     * Firmware: SNP: bad version.
+     */
+    LIBSEV_STATUS_FW_BAD_VERSION = 1034,
+    /**
+     * Firmware: SNP: shutdown required.
+     */
+    LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED = 1035,
+    /**
+     * Firmware: SNP: firmware update failed.
+     */
+    LIBSEV_STATUS_FW_UPDATE_FAILED = 1036,
+    /**
+     * Firmware: SNP: restore required.
+     */
+    LIBSEV_STATUS_FW_RESTORE_REQUIRED = 1037,
+    /**
+     * Firmware: SNP: RMP initialisation failed.
+     */
+    LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED = 1038,
+    /**
+     * Firmware: SNP: the requested key is not available.
+     */
+    LIBSEV_STATUS_FW_INVALID_KEY = 1039,
     /**
      * Firmware: another status; the raw value is in `fw_error`.
      */
@@ -728,6 +845,9 @@ enum libsev_command
     LIBSEV_CMD_GET_ATTESTATION_REPORT = 20,
     LIBSEV_CMD_SEND_CANCEL = 21,
     LIBSEV_CMD_INIT2 = 22,
+    LIBSEV_CMD_SNP_LAUNCH_START = 100,
+    LIBSEV_CMD_SNP_LAUNCH_UPDATE = 101,
+    LIBSEV_CMD_SNP_LAUNCH_FINISH = 102,
     LIBSEV_CMD_FACTORY_RESET = 256,
     LIBSEV_CMD_PLATFORM_STATUS = 257,
     LIBSEV_CMD_PEK_GEN = 258,
@@ -736,11 +856,19 @@ enum libsev_command
     LIBSEV_CMD_PDH_CERT_EXPORT = 261,
     LIBSEV_CMD_PEK_CERT_IMPORT = 262,
     LIBSEV_CMD_GET_ID = 264,
+    LIBSEV_CMD_SNP_PLATFORM_STATUS = 265,
+    LIBSEV_CMD_SNP_COMMIT = 266,
+    LIBSEV_CMD_SNP_SET_CONFIG = 267,
+    LIBSEV_CMD_SNP_VLEK_LOAD = 268,
     LIBSEV_CMD_REGISTER_REGION = 512,
     LIBSEV_CMD_UNREGISTER_REGION = 513,
     LIBSEV_CMD_OPEN = 514,
     LIBSEV_CMD_CREATE_VM = 515,
     LIBSEV_CMD_PROBE = 516,
+    /**
+     * A guest's SNP_GUEST_REQUEST message (the model's guest side).
+     */
+    LIBSEV_CMD_SNP_GUEST_REQUEST = 517,
     /**
      * Guest-owner side operations (certificates, session, measurement, secret).
      */
@@ -791,6 +919,15 @@ typedef struct libsev_platform libsev_platform;
  * A verified SNP certificate chain (opaque). Immutable; safe to share between threads.
  */
 typedef struct libsev_snp_chain libsev_snp_chain;
+
+/**
+ * One SEV-SNP guest: a KVM VM of type `KVM_X86_SNP_VM` (libsev's or the caller's) or a model
+ * SNP VM, on a `libsev_platform`.
+ *
+ * Thread safety: use a handle from one thread at a time (calls are serialised internally);
+ * distinct guests are independent. A guest keeps its platform alive.
+ */
+typedef struct libsev_snp_guest libsev_snp_guest;
 
 /**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
@@ -1195,6 +1332,60 @@ typedef struct libsev_snp_measure {
     const uint8_t *cmdline;
     size_t cmdline_len;
 } libsev_snp_measure;
+
+/**
+ * `SNP_PLATFORM_STATUS` as `libsev_snp_platform_status` returns it.
+ */
+typedef struct libsev_snp_platform_status_info {
+    /**
+     * Firmware API major version.
+     */
+    uint8_t api_major;
+    /**
+     * Firmware API minor version.
+     */
+    uint8_t api_minor;
+    /**
+     * SNP state: 0 UNINIT, 1 INIT.
+     */
+    uint8_t state;
+    /**
+     * The RMP is initialised (1) or not (0).
+     */
+    uint8_t rmp_initialized;
+    /**
+     * Firmware build.
+     */
+    uint32_t build_id;
+    /**
+     * Reports mask the chip id (1) or not (0).
+     */
+    uint8_t mask_chip_id;
+    /**
+     * Reports are not signed with the VCEK (1) or are (0).
+     */
+    uint8_t mask_chip_key;
+    /**
+     * A VLEK is loaded (1) or not (0).
+     */
+    uint8_t vlek_en;
+    /**
+     * Reserved, 0.
+     */
+    uint8_t reserved;
+    /**
+     * Number of SNP guests.
+     */
+    uint32_t guest_count;
+    /**
+     * TCB_VERSION of the running firmware and microcode.
+     */
+    uint64_t current_tcb;
+    /**
+     * TCB_VERSION the VCEK is derived from.
+     */
+    uint64_t reported_tcb;
+} libsev_snp_platform_status_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2295,6 +2486,223 @@ LIBSEV_MUST_USE
 libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
                                               uint8_t *digest,
                                               struct libsev_error *err);
+
+/**
+ * Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
+ * `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
+ * A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) with
+ * that reason in the message. `*out` is set only on success.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_new(const struct libsev_platform *platform,
+                                   struct libsev_snp_guest **out,
+                                   struct libsev_error *err);
+
+/**
+ * Create an SNP guest on the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never
+ * closes it. `*out` is set only on success.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_attach(const struct libsev_platform *platform,
+                                      int vm_fd,
+                                      struct libsev_snp_guest **out,
+                                      struct libsev_error *err);
+
+/**
+ * Free an SNP guest (NULL is a no-op): the firmware decommissions it and its private memory
+ * is wiped.
+ *
+ * # Safety
+ * `guest` NULL or a live handle, not in use by another thread.
+ */
+void libsev_snp_guest_free(struct libsev_snp_guest *guest);
+
+/**
+ * The message of the last failure on this guest ("" if none or NULL); valid until the next
+ * failing call on the same handle.
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+const char *libsev_snp_guest_last_error(const struct libsev_snp_guest *guest);
+
+/**
+ * `KVM_SEV_INIT2` for the SNP VM: `vmsa_features` (DebugSwap = 0x20; SNPActive is implied)
+ * and `ghcb_version` (0 = 2). Before any vCPU exists.
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_init2(struct libsev_snp_guest *guest,
+                                     uint64_t vmsa_features,
+                                     uint16_t ghcb_version,
+                                     struct libsev_error *err);
+
+/**
+ * Model only: vCPU `index`'s VMSA page (4096 bytes, what KVM builds from the vCPU's
+ * registers; SEV_FEATURES at 0x3B0 is set by the model as KVM sets it). After init2 and
+ * before `libsev_snp_launch_finish`. On KVM: `LIBSEV_STATUS_INVALID_STATE` (create vCPUs
+ * with `KVM_CREATE_VCPU`).
+ *
+ * # Safety
+ * `guest` NULL or live; `vmsa` NULL or `len` readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_set_vmsa(struct libsev_snp_guest *guest,
+                                        uint32_t index,
+                                        const uint8_t *vmsa,
+                                        size_t len,
+                                        struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_START`: `policy` (reserved bit 17 must be set; see
+ * `LIBSEV_SNP_POLICY_DEFAULT`) and `gosvw` (16 bytes, or NULL for zeros).
+ *
+ * # Safety
+ * `guest` NULL or live; `gosvw` NULL or 16 readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_start(struct libsev_snp_guest *guest,
+                                      uint64_t policy,
+                                      const uint8_t *gosvw,
+                                      struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_UPDATE` of `[gpa, gpa + len)` with pages of `page_type`
+ * (`LIBSEV_SNP_PAGE_*`) from `data` (NULL for ZERO pages). libsev repeats the ioctl while
+ * KVM reports partial progress and checks the whole range was done. On failure the message
+ * says how many bytes were launched. A CPUID page the firmware refuses
+ * (`LIBSEV_STATUS_FW_INVALID_PARAM`) comes back corrected in `data`. On KVM the range must
+ * be in a guest_memfd memslot and set private (`KVM_SET_MEMORY_ATTRIBUTES`) first.
+ *
+ * # Safety
+ * `guest` NULL or live; unless ZERO, `data` points to `len` readable (for CPUID writable)
+ * bytes not used by others during the call; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_update(struct libsev_snp_guest *guest,
+                                       uint64_t gpa,
+                                       uint8_t *data,
+                                       size_t len,
+                                       uint8_t page_type,
+                                       struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_FINISH`: KVM launches every vCPU's VMSA, then the firmware verifies
+ * the ID block when one is given (`id_block` 96 bytes and `id_auth` 4096 bytes, both or
+ * neither; `auth_key_en` non-zero when the ID authentication carries an author key),
+ * records `host_data` (32 bytes, NULL for zeros) and runs the guest. `vcek_disabled`
+ * non-zero refuses VCEK-signed reports. Not repeatable: destroy the guest on failure.
+ *
+ * # Safety
+ * `guest` NULL or live; the buffers NULL or of the stated lengths; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_finish(struct libsev_snp_guest *guest,
+                                       const uint8_t *id_block,
+                                       size_t id_block_len,
+                                       const uint8_t *id_auth,
+                                       size_t id_auth_len,
+                                       int auth_key_en,
+                                       int vcek_disabled,
+                                       const uint8_t *host_data,
+                                       struct libsev_error *err);
+
+/**
+ * Model only (a testing aid): the guest's launch digest (48 bytes into `out`), which on
+ * hardware reaches the owner only inside an attestation report.
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or 48 writable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_measurement(struct libsev_snp_guest *guest,
+                                                 uint8_t *out,
+                                                 struct libsev_error *err);
+
+/**
+ * Model only (a testing aid): the guest's own view of its launched private page at `gpa`
+ * (4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
+ * access on hardware.
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or 4096 writable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_read_page(struct libsev_snp_guest *guest,
+                                               uint64_t gpa,
+                                               uint8_t *out,
+                                               struct libsev_error *err);
+
+/**
+ * `SNP_PLATFORM_STATUS` into `*out`.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_platform_status(const struct libsev_platform *platform,
+                                         struct libsev_snp_platform_status_info *out,
+                                         struct libsev_error *err);
+
+/**
+ * `SNP_COMMIT`: the current firmware and TCB become the minimum (anti-rollback).
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_commit(const struct libsev_platform *platform,
+                                struct libsev_error *err);
+
+/**
+ * `SNP_SET_CONFIG`: the REPORTED_TCB (0 = the committed TCB; never above it) and whether
+ * reports mask the chip id / are not signed with the VCEK.
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_set_config(const struct libsev_platform *platform,
+                                    uint64_t reported_tcb,
+                                    int mask_chip_id,
+                                    int mask_chip_key,
+                                    struct libsev_error *err);
+
+/**
+ * `SNP_VLEK_LOAD` of a wrapped VLEK hash stick (432 bytes).
+ *
+ * # Safety
+ * `platform` NULL or live; `wrapped` NULL or `len` readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_vlek_load(const struct libsev_platform *platform,
+                                   const uint8_t *wrapped,
+                                   size_t len,
+                                   struct libsev_error *err);
+
+/**
+ * Model only: a VLEK blob for `libsev_snp_vlek_load` on this model chip — 8 hash sticks
+ * (384 bytes; the VLEK derives from the last) wrapped with the chip's model wrapping key and
+ * bound to `tcb` (432 bytes into `out`).
+ *
+ * # Safety
+ * `platform` NULL or live; `sticks` NULL or 384 readable bytes; `out` NULL or 432 writable
+ * bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_model_wrap_vlek(const struct libsev_platform *platform,
+                                         const uint8_t *sticks,
+                                         uint64_t tcb,
+                                         uint8_t *out,
+                                         struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

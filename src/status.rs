@@ -121,6 +121,32 @@ pub enum libsev_status {
     LIBSEV_STATUS_FW_RESOURCE_LIMIT = 1023,
     /// Firmware: persistent data failed its integrity check.
     LIBSEV_STATUS_FW_SECURE_DATA_INVALID = 1024,
+    /// Firmware: SNP: the page size does not match the RMP entry.
+    LIBSEV_STATUS_FW_INVALID_PAGE_SIZE = 1025,
+    /// Firmware: SNP: the page is not in the RMP state the command needs.
+    LIBSEV_STATUS_FW_INVALID_PAGE_STATE = 1026,
+    /// Firmware: SNP: invalid metadata entry.
+    LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY = 1027,
+    /// Firmware: SNP: the page belongs to another guest (ASID).
+    LIBSEV_STATUS_FW_INVALID_PAGE_OWNER = 1028,
+    /// Firmware: SNP: guest message sequence number wrong or exhausted.
+    LIBSEV_STATUS_FW_AEAD_OFLOW = 1029,
+    /// Firmware: SNP: RMP initialisation required.
+    LIBSEV_STATUS_FW_RMP_INIT_REQUIRED = 1032,
+    /// Firmware: SNP: bad security version (TCB).
+    LIBSEV_STATUS_FW_BAD_SVN = 1033,
+    /// Firmware: SNP: bad version.
+    LIBSEV_STATUS_FW_BAD_VERSION = 1034,
+    /// Firmware: SNP: shutdown required.
+    LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED = 1035,
+    /// Firmware: SNP: firmware update failed.
+    LIBSEV_STATUS_FW_UPDATE_FAILED = 1036,
+    /// Firmware: SNP: restore required.
+    LIBSEV_STATUS_FW_RESTORE_REQUIRED = 1037,
+    /// Firmware: SNP: RMP initialisation failed.
+    LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED = 1038,
+    /// Firmware: SNP: the requested key is not available.
+    LIBSEV_STATUS_FW_INVALID_KEY = 1039,
     /// Firmware: another status; the raw value is in `fw_error`.
     LIBSEV_STATUS_FW_OTHER = 1255,
 
@@ -207,6 +233,19 @@ impl libsev_status {
         Self::LIBSEV_STATUS_FW_INVALID_PARAM,
         Self::LIBSEV_STATUS_FW_RESOURCE_LIMIT,
         Self::LIBSEV_STATUS_FW_SECURE_DATA_INVALID,
+        Self::LIBSEV_STATUS_FW_INVALID_PAGE_SIZE,
+        Self::LIBSEV_STATUS_FW_INVALID_PAGE_STATE,
+        Self::LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY,
+        Self::LIBSEV_STATUS_FW_INVALID_PAGE_OWNER,
+        Self::LIBSEV_STATUS_FW_AEAD_OFLOW,
+        Self::LIBSEV_STATUS_FW_RMP_INIT_REQUIRED,
+        Self::LIBSEV_STATUS_FW_BAD_SVN,
+        Self::LIBSEV_STATUS_FW_BAD_VERSION,
+        Self::LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED,
+        Self::LIBSEV_STATUS_FW_UPDATE_FAILED,
+        Self::LIBSEV_STATUS_FW_RESTORE_REQUIRED,
+        Self::LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED,
+        Self::LIBSEV_STATUS_FW_INVALID_KEY,
         Self::LIBSEV_STATUS_FW_OTHER,
         Self::LIBSEV_STATUS_BAD_CERTIFICATE,
         Self::LIBSEV_STATUS_BAD_SIGNATURE,
@@ -234,7 +273,7 @@ impl libsev_status {
     pub fn from_fw(fw: u32) -> Self {
         match fw {
             0 => Self::LIBSEV_STATUS_OK,
-            1..=0x18 => Self::from_u32(1000 + fw).unwrap_or(Self::LIBSEV_STATUS_FW_OTHER),
+            1..=0x27 => Self::from_u32(1000 + fw).unwrap_or(Self::LIBSEV_STATUS_FW_OTHER),
             _ => Self::LIBSEV_STATUS_FW_OTHER,
         }
     }
@@ -290,6 +329,19 @@ impl libsev_status {
             LIBSEV_STATUS_FW_INVALID_PARAM => "firmware: invalid parameter",
             LIBSEV_STATUS_FW_RESOURCE_LIMIT => "firmware: resource limit reached",
             LIBSEV_STATUS_FW_SECURE_DATA_INVALID => "firmware: secure data invalid",
+            LIBSEV_STATUS_FW_INVALID_PAGE_SIZE => "firmware: SNP: the page size does not match the RMP entry",
+            LIBSEV_STATUS_FW_INVALID_PAGE_STATE => "firmware: SNP: the page is not in the RMP state the command needs",
+            LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY => "firmware: SNP: invalid metadata entry",
+            LIBSEV_STATUS_FW_INVALID_PAGE_OWNER => "firmware: SNP: the page belongs to another guest (ASID)",
+            LIBSEV_STATUS_FW_AEAD_OFLOW => "firmware: SNP: guest message sequence number wrong or exhausted",
+            LIBSEV_STATUS_FW_RMP_INIT_REQUIRED => "firmware: SNP: RMP initialisation required",
+            LIBSEV_STATUS_FW_BAD_SVN => "firmware: SNP: bad security version (TCB)",
+            LIBSEV_STATUS_FW_BAD_VERSION => "firmware: SNP: bad version",
+            LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED => "firmware: SNP: shutdown required",
+            LIBSEV_STATUS_FW_UPDATE_FAILED => "firmware: SNP: firmware update failed",
+            LIBSEV_STATUS_FW_RESTORE_REQUIRED => "firmware: SNP: restore required",
+            LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED => "firmware: SNP: RMP initialisation failed",
+            LIBSEV_STATUS_FW_INVALID_KEY => "firmware: SNP: the requested key is not available",
             LIBSEV_STATUS_FW_OTHER => "firmware: other error (see fw_error)",
             LIBSEV_STATUS_BAD_CERTIFICATE => "malformed certificate",
             LIBSEV_STATUS_BAD_SIGNATURE => "certificate signature does not verify",
@@ -468,6 +520,9 @@ pub enum libsev_command {
     LIBSEV_CMD_GET_ATTESTATION_REPORT = 20,
     LIBSEV_CMD_SEND_CANCEL = 21,
     LIBSEV_CMD_INIT2 = 22,
+    LIBSEV_CMD_SNP_LAUNCH_START = 100,
+    LIBSEV_CMD_SNP_LAUNCH_UPDATE = 101,
+    LIBSEV_CMD_SNP_LAUNCH_FINISH = 102,
     LIBSEV_CMD_FACTORY_RESET = 0x100,
     LIBSEV_CMD_PLATFORM_STATUS = 0x101,
     LIBSEV_CMD_PEK_GEN = 0x102,
@@ -476,11 +531,17 @@ pub enum libsev_command {
     LIBSEV_CMD_PDH_CERT_EXPORT = 0x105,
     LIBSEV_CMD_PEK_CERT_IMPORT = 0x106,
     LIBSEV_CMD_GET_ID = 0x108,
+    LIBSEV_CMD_SNP_PLATFORM_STATUS = 0x109,
+    LIBSEV_CMD_SNP_COMMIT = 0x10A,
+    LIBSEV_CMD_SNP_SET_CONFIG = 0x10B,
+    LIBSEV_CMD_SNP_VLEK_LOAD = 0x10C,
     LIBSEV_CMD_REGISTER_REGION = 0x200,
     LIBSEV_CMD_UNREGISTER_REGION = 0x201,
     LIBSEV_CMD_OPEN = 0x202,
     LIBSEV_CMD_CREATE_VM = 0x203,
     LIBSEV_CMD_PROBE = 0x204,
+    /// A guest's SNP_GUEST_REQUEST message (the model's guest side).
+    LIBSEV_CMD_SNP_GUEST_REQUEST = 0x205,
     /// Guest-owner side operations (certificates, session, measurement, secret).
     LIBSEV_CMD_OWNER = 0x300,
     /// No command (argument checks, or an operation that is not a command).
@@ -528,6 +589,14 @@ impl libsev_command {
             LIBSEV_CMD_CREATE_VM => "CREATE_VM",
             LIBSEV_CMD_PROBE => "PROBE",
             LIBSEV_CMD_OWNER => "OWNER",
+            LIBSEV_CMD_SNP_LAUNCH_START => "SNP_LAUNCH_START",
+            LIBSEV_CMD_SNP_LAUNCH_UPDATE => "SNP_LAUNCH_UPDATE",
+            LIBSEV_CMD_SNP_LAUNCH_FINISH => "SNP_LAUNCH_FINISH",
+            LIBSEV_CMD_SNP_PLATFORM_STATUS => "SNP_PLATFORM_STATUS",
+            LIBSEV_CMD_SNP_COMMIT => "SNP_COMMIT",
+            LIBSEV_CMD_SNP_SET_CONFIG => "SNP_SET_CONFIG",
+            LIBSEV_CMD_SNP_VLEK_LOAD => "SNP_VLEK_LOAD",
+            LIBSEV_CMD_SNP_GUEST_REQUEST => "SNP_GUEST_REQUEST",
             LIBSEV_CMD_NONE => "NONE",
         }
     }
@@ -560,6 +629,14 @@ mod tests {
         }
         assert_eq!(
             libsev_status::from_fw(0x27),
+            libsev_status::LIBSEV_STATUS_FW_INVALID_KEY
+        );
+        assert_eq!(
+            libsev_status::from_fw(0x1E),
+            libsev_status::LIBSEV_STATUS_FW_OTHER
+        );
+        assert_eq!(
+            libsev_status::from_fw(0x28),
             libsev_status::LIBSEV_STATUS_FW_OTHER
         );
         assert_eq!(fw::name(0x1E), "UNKNOWN");

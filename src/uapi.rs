@@ -5,6 +5,8 @@
 //! `<linux/psp-sev.h>` are not in `kvm-bindings`; they are declared here, packed exactly as
 //! the kernel declares them, with layout tests below.
 
+pub mod snp;
+
 pub use kvm_bindings::{
     kvm_enc_region, kvm_sev_attestation_report, kvm_sev_cmd, kvm_sev_dbg, kvm_sev_guest_status,
     kvm_sev_init, kvm_sev_launch_measure, kvm_sev_launch_secret, kvm_sev_launch_start,

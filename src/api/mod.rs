@@ -15,6 +15,7 @@ pub(crate) mod marshal;
 #[cfg(test)]
 mod migration_tests;
 mod platform;
+pub mod snp;
 #[cfg(test)]
 mod tests;
 

@@ -21,6 +21,7 @@ pub mod model;
 pub mod owner;
 pub mod platform;
 pub mod snp_owner;
+pub mod snp;
 
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};

@@ -51,6 +51,7 @@ mod memcrypt;
 mod memcrypt_ni;
 mod migrate;
 mod platform;
+pub mod snp;
 mod store;
 mod uaccess;
 mod vm;
