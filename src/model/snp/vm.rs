@@ -14,6 +14,7 @@ use super::super::fw::lock;
 use super::super::platform::ModelPlatform;
 use super::super::uaccess::{Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct};
 use super::fw::{PrivPage, Rmp};
+use super::measure::{Ld, page_contents};
 use crate::transport::{Errno, PlatformTransport, VmTransport};
 use crate::uapi::snp::{
     INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start, kvm_sev_snp_launch_update,
@@ -30,6 +31,34 @@ pub(crate) const GFN_LIMIT: u64 = 1 << 40;
 pub const SUPPORTED_VMSA_FEATURES: u64 = 1 << 5;
 /// SEV_FEATURES.SNPActive.
 const SNP_ACTIVE: u64 = 1;
+
+/// Pages whose CONTENTS are hashed together (on several cores) before they are launched.
+const HASH_BATCH: u64 = 512;
+
+/// SHA-384 of each 4 KiB page of `src` into `out`, split over the available cores (at most
+/// four threads; one for short batches).
+fn hash_pages(src: &[u8], out: &mut Vec<Ld>) {
+    let pages = src.len() / 4096;
+    out.resize(pages, [0; 48]);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let per = pages.div_ceil(threads.max(1)).max(64);
+    std::thread::scope(|sc| {
+        let mut chunks = out.chunks_mut(per).zip(src.chunks(per * 4096));
+        let first = chunks.next();
+        for (o, s) in chunks {
+            sc.spawn(move || {
+                for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                    *d = page_contents(page_type::NORMAL, pg);
+                }
+            });
+        }
+        if let Some((o, s)) = first {
+            for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                *d = page_contents(page_type::NORMAL, pg);
+            }
+        }
+    });
+}
 
 #[derive(Default)]
 struct KState {
@@ -174,42 +203,59 @@ impl SnpVm {
         let mut count = 0u64;
         let mut fw_error = 0u32;
         let mut failed = false;
-        while count < npages {
-            let gfn = p.gfn_start + count;
-            if k.mem.contains_key(&gfn) {
-                failed = true; // -EEXIST: already populated
-                break;
-            }
-            let mut data: Box<[u8; 4096]> = Box::new([0u8; 4096]);
-            if !zero {
+        // CONTENTS of NORMAL pages are independent of the chain: hash them for a batch of
+        // pages on several cores, then copy, chain and launch page by page in order (each
+        // page hashed once, its PAGE_INFO once).
+        let mut contents: Vec<Ld> = Vec::new();
+        'outer: while count < npages {
+            let batch = (npages - count).min(HASH_BATCH);
+            contents.clear();
+            if ptype == page_type::NORMAL && all_mapped {
                 let src = p.uaddr.wrapping_add(count * 4096);
-                if !all_mapped && (src == 0 || !mapped(src, 4096)) {
-                    failed = true; // -EFAULT from the copy
-                    break;
-                }
-                // SAFETY: the source page is mapped memory of this process (checked above,
-                // for the whole range or this page) that the caller passed as LAUNCH_UPDATE
-                // source data (the transport's contract).
-                let s = unsafe { std::slice::from_raw_parts(src as usize as *const u8, 4096) };
-                data.copy_from_slice(s);
+                // SAFETY: the whole range is mapped memory of this process (checked above)
+                // that the caller passed as LAUNCH_UPDATE source data (transport contract).
+                let s = unsafe { std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096) };
+                hash_pages(s, &mut contents);
             }
-            let mut page = PrivPage {
-                data,
-                rmp: Rmp::PreGuest { asid: k.asid, gpa: gfn << 12 },
-            };
-            match issued(&mut cmd.error, self.platform.snp.launch_update(gctx, &mut page, ptype, None)) {
-                Ok(()) => {
-                    k.mem.insert(gfn, page);
-                    count += 1;
+            for j in 0..batch {
+                let gfn = p.gfn_start + count;
+                if k.mem.contains_key(&gfn) {
+                    failed = true; // -EEXIST: already populated
+                    break 'outer;
                 }
-                Err(_) => {
-                    fw_error = cmd.error;
-                    if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM {
-                        // KVM copies the firmware-corrected page to the user's source page.
-                        let _ = copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                let data: Box<[u8; 4096]> = if zero {
+                    Box::new([0u8; 4096])
+                } else {
+                    let src = p.uaddr.wrapping_add(count * 4096);
+                    if !all_mapped && (src == 0 || !mapped(src, 4096)) {
+                        failed = true; // -EFAULT from the copy
+                        break 'outer;
                     }
-                    failed = true;
-                    break;
+                    // SAFETY: the source page is mapped memory of this process (checked
+                    // above, for the whole range or this page) that the caller passed as
+                    // LAUNCH_UPDATE source data (the transport's contract).
+                    let s = unsafe { &*(src as usize as *const [u8; 4096]) };
+                    Box::new(*s)
+                };
+                let mut page = PrivPage {
+                    data,
+                    rmp: Rmp::PreGuest { asid: k.asid, gpa: gfn << 12 },
+                };
+                let c = contents.get(j as usize);
+                match issued(&mut cmd.error, self.platform.snp.launch_update(gctx, &mut page, ptype, c)) {
+                    Ok(()) => {
+                        k.mem.insert(gfn, page);
+                        count += 1;
+                    }
+                    Err(_) => {
+                        fw_error = cmd.error;
+                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM {
+                            // KVM copies the firmware-corrected page to the user's source page.
+                            let _ = copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                        }
+                        failed = true;
+                        break 'outer;
+                    }
                 }
             }
         }
