@@ -17,7 +17,9 @@ const MIB: usize = 1 << 20;
 
 fn openssl_sha384() -> Option<f64> {
     let out = std::process::Command::new("openssl")
-        .args(["speed", "-elapsed", "-evp", "sha384", "-bytes", "16384", "-seconds", "2"])
+        .args([
+            "speed", "-elapsed", "-evp", "sha384", "-bytes", "16384", "-seconds", "2",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -37,28 +39,56 @@ fn gbs(b: f64) -> String {
 
 fn check(s: u32, err: &libsev_error, what: &str) {
     if s != 0 {
-        let m: Vec<u8> = err.message.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+        let m: Vec<u8> = err
+            .message
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
         panic!("{what}: status {s}: {}", String::from_utf8_lossy(&m));
     }
 }
 
 fn main() {
-    let mib: usize = std::env::var("LIBSEV_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let mib: usize = std::env::var("LIBSEV_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
     let len = mib * MIB;
-    assert!(len > 0 && len < (16usize << 30), "LIBSEV_BENCH_MIB must be 1..16383");
+    assert!(
+        len > 0 && len < (16usize << 30),
+        "LIBSEV_BENCH_MIB must be 1..16383"
+    );
     let sha = openssl_sha384();
 
     // SAFETY (all calls below): live pointers to local values, as the C API documents.
     let mut err: libsev_error = unsafe { std::mem::zeroed() };
     let mut cfg: libsev_model_config = unsafe { std::mem::zeroed() };
-    check(unsafe { libsev_model_config_init(&mut cfg) } as u32, &err, "config");
-    let mut p: *mut libsev_platform = std::ptr::null_mut();
-    check(unsafe { libsev_platform_new_emulated(&cfg, &mut p, &mut err) } as u32, &err, "platform");
-    let mut g: *mut libsev_snp_guest = std::ptr::null_mut();
-    check(unsafe { libsev_snp_guest_new(p, &mut g, &mut err) } as u32, &err, "guest");
-    check(unsafe { libsev_snp_guest_init2(g, 0, 0, &mut err) } as u32, &err, "init2");
     check(
-        unsafe { libsev_snp_launch_start(g, LIBSEV_SNP_POLICY_DEFAULT, std::ptr::null(), &mut err) } as u32,
+        unsafe { libsev_model_config_init(&mut cfg) } as u32,
+        &err,
+        "config",
+    );
+    let mut p: *mut libsev_platform = std::ptr::null_mut();
+    check(
+        unsafe { libsev_platform_new_emulated(&cfg, &mut p, &mut err) } as u32,
+        &err,
+        "platform",
+    );
+    let mut g: *mut libsev_snp_guest = std::ptr::null_mut();
+    check(
+        unsafe { libsev_snp_guest_new(p, &mut g, &mut err) } as u32,
+        &err,
+        "guest",
+    );
+    check(
+        unsafe { libsev_snp_guest_init2(g, 0, 0, &mut err) } as u32,
+        &err,
+        "init2",
+    );
+    check(
+        unsafe { libsev_snp_launch_start(g, LIBSEV_SNP_POLICY_DEFAULT, std::ptr::null(), &mut err) }
+            as u32,
         &err,
         "launch start",
     );
@@ -67,7 +97,16 @@ fn main() {
         c.copy_from_slice(&(i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
     }
     let t = Instant::now();
-    let s = unsafe { libsev_snp_launch_update(g, 0, mem.as_mut_ptr(), len, LIBSEV_SNP_PAGE_NORMAL, &mut err) };
+    let s = unsafe {
+        libsev_snp_launch_update(
+            g,
+            0,
+            mem.as_mut_ptr(),
+            len,
+            LIBSEV_SNP_PAGE_NORMAL,
+            &mut err,
+        )
+    };
     let secs = t.elapsed().as_secs_f64();
     check(s as u32, &err, "launch update");
     let rate = len as f64 / secs;
@@ -83,20 +122,36 @@ fn main() {
             gbs(s),
             rate / s
         ),
-        None => println!("snp_launch_update: {len} bytes in {secs:.3} s = {} ; openssl not available: no ratio", gbs(rate)),
+        None => println!(
+            "snp_launch_update: {len} bytes in {secs:.3} s = {} ; openssl not available: no ratio",
+            gbs(rate)
+        ),
     }
     println!(
         "reference: sha2 crate SHA-384 alone {}{} (digest byte {:02x})",
         gbs(sha2_rate),
-        sha.map(|s| format!(" ; ratio {:.2}", sha2_rate / s)).unwrap_or_default(),
+        sha.map(|s| format!(" ; ratio {:.2}", sha2_rate / s))
+            .unwrap_or_default(),
         d[0]
     );
     // The same range as ZERO pages (no source, no page hash): the per-page cost of the model
     // apart from hashing (allocation, RMP, PAGE_INFO).
     let t3 = Instant::now();
-    let s = unsafe { libsev_snp_launch_update(g, 1 << 30, std::ptr::null_mut(), len, LIBSEV_SNP_PAGE_ZERO, &mut err) };
+    let s = unsafe {
+        libsev_snp_launch_update(
+            g,
+            1 << 30,
+            std::ptr::null_mut(),
+            len,
+            LIBSEV_SNP_PAGE_ZERO,
+            &mut err,
+        )
+    };
     check(s as u32, &err, "launch update (zero)");
-    println!("reference: ZERO pages over the same length {}", gbs(len as f64 / t3.elapsed().as_secs_f64()));
+    println!(
+        "reference: ZERO pages over the same length {}",
+        gbs(len as f64 / t3.elapsed().as_secs_f64())
+    );
     unsafe { libsev_snp_guest_free(g) };
     unsafe { libsev_platform_free(p) };
 }

@@ -35,8 +35,16 @@ enum Cmd {
     Init2,
     Vmsa(u8),
     Start(u64),
-    Update { gfn: u64, pages: u64, ptype: u8, bad_len: bool, seed: u8 },
-    Finish { bad_id: bool },
+    Update {
+        gfn: u64,
+        pages: u64,
+        ptype: u8,
+        bad_len: bool,
+        seed: u8,
+    },
+    Finish {
+        bad_id: bool,
+    },
 }
 
 struct Ref {
@@ -58,10 +66,10 @@ fn outcome<T>(r: &sev::Result<T>) -> Exp {
 const POLICIES: [u64; 6] = [
     policy::DEFAULT,
     policy::DEFAULT | policy::DEBUG,
-    0x10000,                            // bit 17 clear: KVM
+    0x10000,                              // bit 17 clear: KVM
     policy::DEFAULT | policy::MIGRATE_MA, // KVM
-    policy::RSVD_MBO,                   // SMT clear on an SMT platform: firmware
-    policy::DEFAULT | (2 << 8),         // ABI 2.0 > 1.55: firmware
+    policy::RSVD_MBO,                     // SMT clear on an SMT platform: firmware
+    policy::DEFAULT | (2 << 8),           // ABI 2.0 > 1.55: firmware
 ];
 
 fn gen_cmd(rng: &mut ChaCha8Rng) -> Cmd {
@@ -70,9 +78,21 @@ fn gen_cmd(rng: &mut ChaCha8Rng) -> Cmd {
         0 => Cmd::Init2,
         1 => Cmd::Vmsa((n >> 8) as u8),
         2 => Cmd::Start(POLICIES[(n >> 8) as usize % POLICIES.len()]),
-        3 => Cmd::Finish { bad_id: n & 0x100 != 0 },
+        3 => Cmd::Finish {
+            bad_id: n & 0x100 != 0,
+        },
         _ => {
-            let types = [pt::NORMAL, pt::NORMAL, pt::ZERO, pt::UNMEASURED, pt::SECRETS, pt::CPUID, pt::VMSA, 0, 7];
+            let types = [
+                pt::NORMAL,
+                pt::NORMAL,
+                pt::ZERO,
+                pt::UNMEASURED,
+                pt::SECRETS,
+                pt::CPUID,
+                pt::VMSA,
+                0,
+                7,
+            ];
             Cmd::Update {
                 gfn: (n >> 4) as u64 % 8,
                 pages: 1 + (n >> 8) as u64 % 3,
@@ -88,7 +108,11 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
     use Exp::*;
     match *cmd {
         Cmd::Init2 => {
-            let want = if r.st == St::Uninit { Ok } else { Os(libc::EPERM, 0) };
+            let want = if r.st == St::Uninit {
+                Ok
+            } else {
+                Os(libc::EPERM, 0)
+            };
             let got = outcome(&g.init2(0, 0));
             if got == Ok {
                 r.st = St::Inited;
@@ -98,7 +122,11 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
         Cmd::Vmsa(b) => {
             let mut v = [b; 4096];
             v[0x2F0..0x300].fill(0);
-            let want = if r.st == St::Uninit || r.protected { Exp::Status(sev::status::Status::LIBSEV_STATUS_INVALID_STATE) } else { Ok };
+            let want = if r.st == St::Uninit || r.protected {
+                Exp::Status(sev::status::Status::LIBSEV_STATUS_INVALID_STATE)
+            } else {
+                Ok
+            };
             let got = outcome(&g.set_vcpu_vmsa(0, &v));
             if got == Ok {
                 v[0x3B0..0x3B8].copy_from_slice(&1u64.to_le_bytes());
@@ -110,8 +138,12 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
             let want = match r.st {
                 St::Uninit => Os(libc::ENOTTY, 0),
                 St::Launch | St::Running => Os(libc::EINVAL, 0),
-                St::Inited if pol & policy::RSVD_MBO == 0 || pol & policy::MIGRATE_MA != 0 => Os(libc::EINVAL, 0),
-                St::Inited if pol & policy::SMT == 0 || (pol >> 8) & 0xFF > 1 => Os(libc::EIO, 0x07),
+                St::Inited if pol & policy::RSVD_MBO == 0 || pol & policy::MIGRATE_MA != 0 => {
+                    Os(libc::EINVAL, 0)
+                }
+                St::Inited if pol & policy::SMT == 0 || (pol >> 8) & 0xFF > 1 => {
+                    Os(libc::EIO, 0x07)
+                }
                 St::Inited => Ok,
             };
             let got = outcome(&g.launch_start(pol, [0; 16]));
@@ -120,7 +152,13 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
             }
             (got, want)
         }
-        Cmd::Update { gfn, pages, ptype, bad_len, seed } => {
+        Cmd::Update {
+            gfn,
+            pages,
+            ptype,
+            bad_len,
+            seed,
+        } => {
             let len = pages * 4096 - if bad_len { 1 } else { 0 };
             let mut data = vec![seed; (pages * 4096) as usize];
             if ptype == pt::CPUID {
@@ -143,11 +181,17 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
                     w
                 }
                 St::Running => {
-                    if r.launched.contains(&gfn) { Os(libc::EIO, 0) } else { Os(libc::EIO, 0x02) }
+                    if r.launched.contains(&gfn) {
+                        Os(libc::EIO, 0)
+                    } else {
+                        Os(libc::EIO, 0x02)
+                    }
                 }
             };
             // SAFETY: `data` is a live buffer of at least `len` bytes.
-            let got = outcome(&unsafe { g.launch_update_raw(gfn << 12, data.as_mut_ptr() as u64, len, ptype) });
+            let got = outcome(&unsafe {
+                g.launch_update_raw(gfn << 12, data.as_mut_ptr() as u64, len, ptype)
+            });
             (got, want)
         }
         Cmd::Finish { bad_id } => {
@@ -182,13 +226,29 @@ fn step(p: &Platform, g: &mut SnpGuest, r: &mut Ref, cmd: &Cmd) -> (Exp, Exp) {
 
 #[test]
 fn random_snp_command_sequences_follow_kvm_and_the_firmware() {
-    let seed: u64 = std::env::var("LIBSEV_SM_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5a9_1a0c);
-    let sequences: usize = std::env::var("LIBSEV_SM_SEQUENCES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
-    let p = Platform::emulated(ModelConfig { seed: Some([0x5A; 32]), ..ModelConfig::default() }).unwrap();
+    let seed: u64 = std::env::var("LIBSEV_SM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5a9_1a0c);
+    let sequences: usize = std::env::var("LIBSEV_SM_SEQUENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    let p = Platform::emulated(ModelConfig {
+        seed: Some([0x5A; 32]),
+        ..ModelConfig::default()
+    })
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for s in 0..sequences {
         let mut g = SnpGuest::new(&p).unwrap();
-        let mut r = Ref { st: St::Uninit, ld: [0; 48], launched: HashSet::new(), vcpus: Vec::new(), protected: false };
+        let mut r = Ref {
+            st: St::Uninit,
+            ld: [0; 48],
+            launched: HashSet::new(),
+            vcpus: Vec::new(),
+            protected: false,
+        };
         let mut history = Vec::new();
         for _ in 0..25 {
             let cmd = gen_cmd(&mut rng);
@@ -196,8 +256,15 @@ fn random_snp_command_sequences_follow_kvm_and_the_firmware() {
             let (got, want) = step(&p, &mut g, &mut r, &cmd);
             assert_eq!(got, want, "seed {seed:#x} sequence {s}: {history:?}");
             if matches!(r.st, St::Launch | St::Running) {
-                let ld = p.model().unwrap().snp_measurement(g.model_vm().unwrap()).unwrap();
-                assert_eq!(ld, r.ld, "launch digest; seed {seed:#x} sequence {s}: {history:?}");
+                let ld = p
+                    .model()
+                    .unwrap()
+                    .snp_measurement(g.model_vm().unwrap())
+                    .unwrap();
+                assert_eq!(
+                    ld, r.ld,
+                    "launch digest; seed {seed:#x} sequence {s}: {history:?}"
+                );
             }
         }
     }

@@ -12,13 +12,15 @@
 
 use super::super::fw::lock;
 use super::super::platform::ModelPlatform;
-use super::super::uaccess::{Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct};
+use super::super::uaccess::{
+    Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct,
+};
 use super::fw::{PrivPage, Rmp};
 use super::measure::{Ld, page_contents};
 use crate::transport::{Errno, PlatformTransport, VmTransport};
 use crate::uapi::snp::{
-    INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start, kvm_sev_snp_launch_update,
-    kvm_snp_cmd, page_type, policy, snp_sizes,
+    INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start,
+    kvm_sev_snp_launch_update, kvm_snp_cmd, page_type, policy, snp_sizes,
 };
 use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_init};
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +42,9 @@ const HASH_BATCH: u64 = 512;
 fn hash_pages(src: &[u8], out: &mut Vec<Ld>) {
     let pages = src.len() / 4096;
     out.resize(pages, [0; 48]);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
     let per = pages.div_ceil(threads.max(1)).max(64);
     std::thread::scope(|sc| {
         let mut chunks = out.chunks_mut(per).zip(src.chunks(per * 4096));
@@ -87,7 +91,9 @@ pub struct SnpVm {
 
 impl std::fmt::Debug for SnpVm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnpVm").field("vm_fd", &self.vm_fd).finish_non_exhaustive()
+        f.debug_struct("SnpVm")
+            .field("vm_fd", &self.vm_fd)
+            .finish_non_exhaustive()
     }
 }
 
@@ -214,7 +220,9 @@ impl SnpVm {
                 let src = p.uaddr.wrapping_add(count * 4096);
                 // SAFETY: the whole range is mapped memory of this process (checked above)
                 // that the caller passed as LAUNCH_UPDATE source data (transport contract).
-                let s = unsafe { std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096) };
+                let s = unsafe {
+                    std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096)
+                };
                 hash_pages(s, &mut contents);
             }
             for j in 0..batch {
@@ -239,19 +247,27 @@ impl SnpVm {
                 };
                 let mut page = PrivPage {
                     data,
-                    rmp: Rmp::PreGuest { asid: k.asid, gpa: gfn << 12 },
+                    rmp: Rmp::PreGuest {
+                        asid: k.asid,
+                        gpa: gfn << 12,
+                    },
                 };
                 let c = contents.get(j as usize);
-                match issued(&mut cmd.error, self.platform.snp.launch_update(gctx, &mut page, ptype, c)) {
+                match issued(
+                    &mut cmd.error,
+                    self.platform.snp.launch_update(gctx, &mut page, ptype, c),
+                ) {
                     Ok(()) => {
                         k.mem.insert(gfn, page);
                         count += 1;
                     }
                     Err(_) => {
                         fw_error = cmd.error;
-                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM {
+                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM
+                        {
                             // KVM copies the firmware-corrected page to the user's source page.
-                            let _ = copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                            let _ =
+                                copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
                         }
                         failed = true;
                         break 'outer;
@@ -288,12 +304,17 @@ impl SnpVm {
         for v in vcpus {
             let mut page = PrivPage {
                 data: v,
-                rmp: Rmp::PreGuest { asid: k.asid, gpa: INITIAL_VMSA_GPA },
+                rmp: Rmp::PreGuest {
+                    asid: k.asid,
+                    gpa: INITIAL_VMSA_GPA,
+                },
             };
             page.data[0x3B0..0x3B8].copy_from_slice(&k.vmsa_features.to_le_bytes());
             issued(
                 &mut cmd.error,
-                self.platform.snp.launch_update(gctx, &mut page, page_type::VMSA, None),
+                self.platform
+                    .snp
+                    .launch_update(gctx, &mut page, page_type::VMSA, None),
             )?;
             k.vmsas.push(page);
             k.protected = true;
@@ -305,8 +326,12 @@ impl SnpVm {
                 }
                 copy_from_user(addr, len)
             };
-            let block: [u8; snp_sizes::ID_BLOCK] = copy(p.id_block_uaddr, snp_sizes::ID_BLOCK)?.try_into().unwrap();
-            let auth: [u8; snp_sizes::ID_AUTH] = copy(p.id_auth_uaddr, snp_sizes::ID_AUTH)?.try_into().unwrap();
+            let block: [u8; snp_sizes::ID_BLOCK] = copy(p.id_block_uaddr, snp_sizes::ID_BLOCK)?
+                .try_into()
+                .unwrap();
+            let auth: [u8; snp_sizes::ID_AUTH] = copy(p.id_auth_uaddr, snp_sizes::ID_AUTH)?
+                .try_into()
+                .unwrap();
             Some((block, auth, p.auth_key_en != 0))
         } else {
             None
