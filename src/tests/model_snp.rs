@@ -438,3 +438,63 @@ fn kvm_transport_snp_vm_or_the_reason_it_is_missing() {
         },
     }
 }
+
+/// `sev-spec` SNP §4.1–§4.5: a report as the guest obtains it (its request encrypted with
+/// VMPCK0 from the secrets page), signed by the model VCEK for the REPORTED_TCB, with the
+/// launch's measurement, host data, policy and ID digests; the message path's refusals.
+#[test]
+fn attestation_report_through_the_guest_message_path() {
+    use p384::ecdsa::signature::Verifier;
+    use sev::model::snp::guestmsg::{MSG_REPORT_REQ, seal};
+    let p = platform(6);
+    let mut g = guest(&p);
+    g.launch_start(policy::DEFAULT, [0; 16]).unwrap();
+    let mut page = vec![0u8; 4096];
+    g.launch_update(0x2000, &mut page, page_type::SECRETS).unwrap();
+    let mut code = vec![0x90u8; 8192];
+    g.launch_update(0x10000, &mut code, page_type::NORMAL).unwrap();
+    let vm = g.model_vm().unwrap();
+    // Before LAUNCH_FINISH: INVALID_GUEST_STATE.
+    assert_eq!(vm.guest_report(&[1; 64], 0, 0, 0).unwrap_err(), 0x02);
+    g.launch_finish(&SnpFinish { host_data: [0x33; 32], ..Default::default() }).unwrap();
+    let vm = g.model_vm().unwrap();
+    let m = p.model().unwrap();
+    let (status, r) = vm.guest_report(&[0xAB; 64], 1, 0, 0).unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(r.len(), 0x4A0);
+    let u32_at = |o: usize| u32::from_le_bytes(r[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap());
+    assert_eq!((u32_at(0), u32_at(0x30), u32_at(0x34)), (2, 1, 1));
+    assert_eq!(u64_at(0x08), policy::DEFAULT);
+    assert_eq!(&r[0x50..0x90], &[0xAB; 64][..]);
+    assert_eq!(r[0x90..0xC0].to_vec(), ld(&p, &g));
+    assert_eq!(&r[0xC0..0xE0], &[0x33; 32][..]);
+    assert_eq!(u64_at(0x180), m.snp_reported_tcb());
+    assert_eq!(&r[0x1A0..0x1E0], &m.chip_id()[..]);
+    assert_eq!(u32_at(0x48) >> 2 & 7, 0, "signed by the VCEK");
+    let be = |o: usize| -> [u8; 48] { std::array::from_fn(|i| r[o + 47 - i]) };
+    let sig = Signature::from_scalars(be(0x2A0), be(0x2E8)).unwrap();
+    m.snp_vcek_public(m.snp_reported_tcb()).verify(&r[..0x2A0], &sig).expect("VCEK signature");
+    let mut t = r.clone();
+    t[0x90] ^= 1;
+    assert!(m.snp_vcek_public(m.snp_reported_tcb()).verify(&t[..0x2A0], &sig).is_err());
+    // Payload-level refusals come back in the response's STATUS: VMPL below the VMPCK, a VLEK
+    // that is not loaded.
+    assert_eq!(vm.guest_report(&[0; 64], 0, 1, 0).unwrap().0, 0x16);
+    assert_eq!(vm.guest_report(&[0; 64], 0, 0, 2).unwrap().0, 0x27);
+    // Command-level: a replayed sequence number is AEAD_OFLOW, a forged tag BAD_MEASUREMENT.
+    let s = vm.guest_read_page(0x2000).unwrap();
+    let key: [u8; 32] = s[0x20..0x40].try_into().unwrap();
+    let mut req = [0u8; 4096];
+    let msg = seal(&key, 1, MSG_REPORT_REQ, 0, &[0u8; 0x60]);
+    req[..msg.len()].copy_from_slice(&msg);
+    assert_eq!(vm.guest_request(&req).unwrap_err(), 0x1D);
+    req[0] ^= 1;
+    assert_eq!(vm.guest_request(&req).unwrap_err(), 0x0B);
+    // SNP_SET_CONFIG with MASK_CHIP_KEY: unsigned (SIGNING_KEY 7), and MASK_CHIP_ID zeroes it.
+    p.snp_set_config(0, true, true).unwrap();
+    let (status, r) = vm.guest_report(&[0; 64], 0, 0, 0).unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(u32::from_le_bytes(r[0x48..0x4C].try_into().unwrap()) >> 2 & 7, 7);
+    assert!(r[0x2A0..].iter().all(|b| *b == 0) && r[0x1A0..0x1E0].iter().all(|b| *b == 0));
+}

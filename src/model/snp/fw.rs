@@ -16,6 +16,7 @@ use zeroize::{Zeroize, Zeroizing};
 pub(crate) mod st {
     pub(crate) const INVALID_PAGE_STATE: u32 = 0x1A;
     pub(crate) const INVALID_PAGE_OWNER: u32 = 0x1C;
+    pub(crate) const AEAD_OFLOW: u32 = 0x1D;
     pub(crate) const BAD_SVN: u32 = 0x21;
 }
 
@@ -57,6 +58,8 @@ pub(crate) struct Gctx {
     pub(crate) act: Activation,
     pub(crate) vmpck: Zeroizing<[[u8; 32]; 4]>,
     pub(crate) vmrk: Zeroizing<[u8; 32]>,
+    pub(crate) msg_count: [u64; 4],
+    pub(crate) launch_tcb: u64,
     pub(crate) report_id: [u8; 32],
     pub(crate) report_id_ma: [u8; 32],
     pub(crate) gosvw: [u8; 16],
@@ -206,6 +209,10 @@ impl SnpFw {
         self.guest(gctx).ok().map(|g| lock(&g).ld)
     }
 
+    pub(crate) fn guest_ctx(&self, gctx: u32) -> FwResult<Arc<Mutex<Gctx>>> {
+        self.guest(gctx)
+    }
+
     // ----- platform commands (§3.3) -----------------------------------------------------
 
     /// SNP_CONFIG: `reported_tcb` (0 = the committed TCB), mask bits; no state check.
@@ -251,6 +258,8 @@ impl SnpFw {
             act: Activation::Inactive,
             vmpck: Zeroizing::new([[0; 32]; 4]),
             vmrk: Zeroizing::new([0; 32]),
+            msg_count: [0; 4],
+            launch_tcb: s.committed_tcb,
             report_id: [0; 32],
             report_id_ma: [0; 32],
             gosvw: [0; 16],

@@ -79,6 +79,10 @@ struct KState {
     /// The launched (encrypted, guest-owned) VMSA pages.
     vmsas: Vec<PrivPage>,
     protected: bool,
+    /// GPA of the SECRETS page (for the model guest's side of guest messages).
+    secrets_gpa: Option<u64>,
+    /// The guest's next message sequence number per VMPCK (the guest OS keeps it).
+    guest_seqno: [u64; 4],
 }
 
 /// One SNP VM of the model. Thread safety: any thread may call; commands on one VM are
@@ -136,6 +140,47 @@ impl SnpVm {
     /// Number of private pages the guest owns.
     pub fn private_pages(&self) -> usize {
         lock(&self.k).mem.len()
+    }
+
+    /// KVM's guest request (`snp_handle_guest_req`): the guest's request page goes to the
+    /// firmware's SNP_GUEST_REQUEST; `Ok(response page)` or `Err(firmware status)` (what the
+    /// guest sees in `exit_info_2`).
+    pub fn guest_request(&self, req: &[u8; 4096]) -> Result<Vec<u8>, u32> {
+        let k = lock(&self.k);
+        let Some(g) = k.gctx else {
+            return Err(crate::status::fw::INVALID_GUEST);
+        };
+        drop(k);
+        let chip = self.platform.chip_id();
+        self.platform.snp.guest_request(g, req, &chip)
+    }
+
+    /// The guest's side of MSG_REPORT_REQ, as a guest OS does it: VMPCK `vmpck` from its
+    /// secrets page, its own sequence number, the request through [`SnpVm::guest_request`],
+    /// the response decrypted. `Ok((status, report))`: the response's STATUS and report
+    /// (0x4A0 bytes); `Err(firmware status)` when the command itself failed.
+    pub fn guest_report(&self, report_data: &[u8; 64], vmpl: u32, vmpck: u8, key_sel: u32) -> Result<(u32, Vec<u8>), u32> {
+        use super::guestmsg::{MSG_REPORT_REQ, open, seal};
+        let (key, seqno) = {
+            let k = lock(&self.k);
+            let gpa = k.secrets_gpa.ok_or(crate::status::fw::INVALID_PARAM)?;
+            let page = k.mem.get(&(gpa >> 12)).ok_or(crate::status::fw::INVALID_PARAM)?;
+            let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
+            let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
+            (zeroize::Zeroizing::new(key), k.guest_seqno[vmpck as usize & 3] + 1)
+        };
+        let mut p = [0u8; 0x60];
+        p[..64].copy_from_slice(report_data);
+        p[0x40..0x44].copy_from_slice(&vmpl.to_le_bytes());
+        p[0x44..0x48].copy_from_slice(&key_sel.to_le_bytes());
+        let msg = seal(&key, seqno, MSG_REPORT_REQ, vmpck, &p);
+        let mut req = [0u8; 4096];
+        req[..msg.len()].copy_from_slice(&msg);
+        let rsp = self.guest_request(&req)?;
+        lock(&self.k).guest_seqno[vmpck as usize & 3] = seqno + 1;
+        let body = open(&key, &rsp).ok_or(crate::status::fw::BAD_MEASUREMENT)?;
+        let status = u32::from_le_bytes(body[..4].try_into().unwrap());
+        Ok((status, body[0x20..].to_vec()))
     }
 
     fn init2(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
@@ -258,6 +303,9 @@ impl SnpVm {
                     self.platform.snp.launch_update(gctx, &mut page, ptype, c),
                 ) {
                     Ok(()) => {
+                        if ptype == page_type::SECRETS {
+                            k.secrets_gpa = Some(gfn << 12);
+                        }
                         k.mem.insert(gfn, page);
                         count += 1;
                     }
