@@ -329,18 +329,28 @@ impl libsev_status {
             LIBSEV_STATUS_FW_INVALID_PARAM => "firmware: invalid parameter",
             LIBSEV_STATUS_FW_RESOURCE_LIMIT => "firmware: resource limit reached",
             LIBSEV_STATUS_FW_SECURE_DATA_INVALID => "firmware: secure data invalid",
-            LIBSEV_STATUS_FW_INVALID_PAGE_SIZE => "firmware: SNP: the page size does not match the RMP entry",
-            LIBSEV_STATUS_FW_INVALID_PAGE_STATE => "firmware: SNP: the page is not in the RMP state the command needs",
+            LIBSEV_STATUS_FW_INVALID_PAGE_SIZE => {
+                "firmware: SNP: the page size does not match the RMP entry"
+            }
+            LIBSEV_STATUS_FW_INVALID_PAGE_STATE => {
+                "firmware: SNP: the page is not in the RMP state the command needs"
+            }
             LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY => "firmware: SNP: invalid metadata entry",
-            LIBSEV_STATUS_FW_INVALID_PAGE_OWNER => "firmware: SNP: the page belongs to another guest (ASID)",
-            LIBSEV_STATUS_FW_AEAD_OFLOW => "firmware: SNP: guest message sequence number wrong or exhausted",
+            LIBSEV_STATUS_FW_INVALID_PAGE_OWNER => {
+                "firmware: SNP: the page belongs to another guest (ASID)"
+            }
+            LIBSEV_STATUS_FW_AEAD_OFLOW => {
+                "firmware: SNP: guest message sequence number wrong or exhausted"
+            }
             LIBSEV_STATUS_FW_RMP_INIT_REQUIRED => "firmware: SNP: RMP initialisation required",
             LIBSEV_STATUS_FW_BAD_SVN => "firmware: SNP: bad security version (TCB)",
             LIBSEV_STATUS_FW_BAD_VERSION => "firmware: SNP: bad version",
             LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED => "firmware: SNP: shutdown required",
             LIBSEV_STATUS_FW_UPDATE_FAILED => "firmware: SNP: firmware update failed",
             LIBSEV_STATUS_FW_RESTORE_REQUIRED => "firmware: SNP: restore required",
-            LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED => "firmware: SNP: RMP initialisation failed",
+            LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED => {
+                "firmware: SNP: RMP initialisation failed"
+            }
             LIBSEV_STATUS_FW_INVALID_KEY => "firmware: SNP: the requested key is not available",
             LIBSEV_STATUS_FW_OTHER => "firmware: other error (see fw_error)",
             LIBSEV_STATUS_BAD_CERTIFICATE => "malformed certificate",

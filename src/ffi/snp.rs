@@ -11,7 +11,9 @@
 //! ID block) → `libsev_snp_guest_free`.
 
 use super::platform::libsev_platform;
-use super::{LastError, array_in, array_out, bytes_in, guard, into_handle, libsev_error, need, need_mut};
+use super::{
+    LastError, array_in, array_out, bytes_in, guard, into_handle, libsev_error, need, need_mut,
+};
 use crate::api::snp::{SnpFinish, SnpGuest};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, libsev_status};
@@ -108,7 +110,13 @@ fn with_guest(
 }
 
 fn new_handle(guest: SnpGuest, out: &mut *mut libsev_snp_guest) {
-    into_handle(libsev_snp_guest { guest: Mutex::new(guest), last: LastError::default() }, out);
+    into_handle(
+        libsev_snp_guest {
+            guest: Mutex::new(guest),
+            last: LastError::default(),
+        },
+        out,
+    );
 }
 
 fn model_only(what: &str) -> Error {
@@ -178,7 +186,9 @@ pub unsafe extern "C" fn libsev_snp_guest_free(guest: *mut libsev_snp_guest) {
 /// # Safety
 /// `guest` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn libsev_snp_guest_last_error(guest: *const libsev_snp_guest) -> *const c_char {
+pub unsafe extern "C" fn libsev_snp_guest_last_error(
+    guest: *const libsev_snp_guest,
+) -> *const c_char {
     match last_of(guest) {
         Some(l) => l.as_ptr(),
         None => c"".as_ptr(),
@@ -234,7 +244,11 @@ pub unsafe extern "C" fn libsev_snp_launch_start(
     err: *mut libsev_error,
 ) -> libsev_status {
     with_guest(guest, err, |g| {
-        let w = if gosvw.is_null() { [0; 16] } else { array_in::<16>(gosvw, "gosvw")? };
+        let w = if gosvw.is_null() {
+            [0; 16]
+        } else {
+            array_in::<16>(gosvw, "gosvw")?
+        };
         g.launch_start(policy, w)
     })
 }
@@ -262,11 +276,18 @@ pub unsafe extern "C" fn libsev_snp_launch_update(
         if page_type != LIBSEV_SNP_PAGE_ZERO && len != 0 && data.is_null() {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_NULL_ARGUMENT,
-                format!("data is NULL but {len} bytes of {} pages are to be launched", crate::uapi::snp::page_type::name(page_type)),
+                format!(
+                    "data is NULL but {len} bytes of {} pages are to be launched",
+                    crate::uapi::snp::page_type::name(page_type)
+                ),
             )
             .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_UPDATE));
         }
-        let uaddr = if page_type == LIBSEV_SNP_PAGE_ZERO { 0 } else { data as u64 };
+        let uaddr = if page_type == LIBSEV_SNP_PAGE_ZERO {
+            0
+        } else {
+            data as u64
+        };
         // SAFETY: the caller guarantees `len` readable (CPUID: writable) bytes at `data`
         // unless the pages are ZERO, which read nothing.
         unsafe { g.launch_update_raw(gpa, uaddr, len as u64, page_type) }.map(|_| ())
@@ -297,10 +318,16 @@ pub unsafe extern "C" fn libsev_snp_launch_finish(
         let block = bytes_in(id_block, id_block_len, "id_block")?;
         let auth = bytes_in(id_auth, id_auth_len, "id_auth")?;
         if block.is_empty() != auth.is_empty() {
-            return Err(Error::arg("give both the ID block and the ID authentication information, or neither")
-                .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_FINISH));
+            return Err(Error::arg(
+                "give both the ID block and the ID authentication information, or neither",
+            )
+            .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_FINISH));
         }
-        let hd = if host_data.is_null() { [0; 32] } else { array_in::<32>(host_data, "host_data")? };
+        let hd = if host_data.is_null() {
+            [0; 32]
+        } else {
+            array_in::<32>(host_data, "host_data")?
+        };
         g.launch_finish(&SnpFinish {
             id_block: (!block.is_empty()).then_some((block, auth)),
             auth_key_en: auth_key_en != 0,
@@ -327,7 +354,10 @@ pub unsafe extern "C" fn libsev_snp_guest_model_measurement(
             return Err(model_only("the launch digest of a guest"));
         };
         let ld = m.snp_measurement(vm).ok_or_else(|| {
-            Error::new(Status::LIBSEV_STATUS_INVALID_STATE, "the guest has no launch context (call libsev_snp_launch_start first)")
+            Error::new(
+                Status::LIBSEV_STATUS_INVALID_STATE,
+                "the guest has no launch context (call libsev_snp_launch_start first)",
+            )
         })?;
         array_out(out, &ld, "out")
     })
@@ -348,9 +378,14 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
 ) -> libsev_status {
     with_guest(guest, err, |g| {
         need_mut(out, "out")?;
-        let vm = g.model_vm().ok_or_else(|| model_only("reading guest memory"))?;
+        let vm = g
+            .model_vm()
+            .ok_or_else(|| model_only("reading guest memory"))?;
         let page = vm.guest_read_page(gpa & !0xFFF).ok_or_else(|| {
-            Error::new(Status::LIBSEV_STATUS_INVALID_ARGUMENT, format!("no launched private page at GPA {gpa:#x}"))
+            Error::new(
+                Status::LIBSEV_STATUS_INVALID_ARGUMENT,
+                format!("no launched private page at GPA {gpa:#x}"),
+            )
         })?;
         array_out(out, &page, "out")
     })
@@ -401,7 +436,10 @@ pub unsafe extern "C" fn libsev_snp_platform_status(
 /// # Safety
 /// `platform` NULL or live; `err` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn libsev_snp_commit(platform: *const libsev_platform, err: *mut libsev_error) -> libsev_status {
+pub unsafe extern "C" fn libsev_snp_commit(
+    platform: *const libsev_platform,
+    err: *mut libsev_error,
+) -> libsev_status {
     with_platform(platform, err, |p| p.snp_commit())
 }
 
@@ -418,7 +456,9 @@ pub unsafe extern "C" fn libsev_snp_set_config(
     mask_chip_key: c_int,
     err: *mut libsev_error,
 ) -> libsev_status {
-    with_platform(platform, err, |p| p.snp_set_config(reported_tcb, mask_chip_id != 0, mask_chip_key != 0))
+    with_platform(platform, err, |p| {
+        p.snp_set_config(reported_tcb, mask_chip_id != 0, mask_chip_key != 0)
+    })
 }
 
 /// `SNP_VLEK_LOAD` of a wrapped VLEK hash stick (432 bytes).
@@ -456,7 +496,9 @@ pub unsafe extern "C" fn libsev_snp_model_wrap_vlek(
     with_platform(platform, err, |p| {
         let s = array_in::<0x180>(sticks, "sticks")?;
         need_mut(out, "out")?;
-        let m = p.model().ok_or_else(|| model_only("wrapping a VLEK for the chip"))?;
+        let m = p
+            .model()
+            .ok_or_else(|| model_only("wrapping a VLEK for the chip"))?;
         array_out(out, &m.snp_wrap_vlek(&s, tcb), "out")
     })
 }

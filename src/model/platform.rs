@@ -208,14 +208,18 @@ impl PlatformTransport for ModelPlatform {
         Ok(Box::new(ModelVm::new(self, vm_fd, None)))
     }
 
-    fn create_vm_of_type(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
         if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
             return Ok(Box::new(self.create_snp_vm(-1)));
         }
         Ok(Box::new(ModelPlatform::create_vm_of_type(&self, vm_type)?))
     }
 
-    fn attach_vm_of_type(self: Arc<Self>, vm_fd: RawFd, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+    fn attach_vm_typed(
+        self: Arc<Self>,
+        vm_fd: RawFd,
+        vm_type: u64,
+    ) -> Result<Box<dyn VmTransport>, Errno> {
         if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
             return Ok(Box::new(self.create_snp_vm(vm_fd)));
         }

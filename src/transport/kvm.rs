@@ -134,7 +134,7 @@ impl PlatformTransport for KvmPlatform {
         Ok(Box::new(KvmVm::attach(Some(self), vm_fd)?))
     }
 
-    fn create_vm_of_type(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
         Ok(Box::new(KvmVm::create_of_type(Some(self), vm_type)?))
     }
 }

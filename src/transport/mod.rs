@@ -60,14 +60,14 @@ pub trait PlatformTransport: Send + Sync {
     /// Create a VM of a KVM VM type (`KVM_CREATE_VM` with that type; the model makes a VM
     /// that behaves as KVM's of that type, e.g. `KVM_X86_SNP_VM` = 4). `EINVAL` for a type
     /// the implementation does not know.
-    fn create_vm_of_type(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
         let _ = vm_type;
         Err(libc::EINVAL)
     }
 
     /// Use the caller's VM fd, created with `vm_type` (KVM knows the type from the fd; the
     /// model needs to be told).
-    fn attach_vm_of_type(
+    fn attach_vm_typed(
         self: Arc<Self>,
         vm_fd: RawFd,
         vm_type: u64,

@@ -258,8 +258,14 @@ mod tests {
         assert_eq!(offset_of!(sev_user_data_snp_status, build_id), 4);
         assert_eq!(offset_of!(sev_user_data_snp_status, flags), 8);
         assert_eq!(offset_of!(sev_user_data_snp_status, guest_count), 12);
-        assert_eq!(offset_of!(sev_user_data_snp_status, current_tcb_version), 16);
-        assert_eq!(offset_of!(sev_user_data_snp_status, reported_tcb_version), 24);
+        assert_eq!(
+            offset_of!(sev_user_data_snp_status, current_tcb_version),
+            16
+        );
+        assert_eq!(
+            offset_of!(sev_user_data_snp_status, reported_tcb_version),
+            24
+        );
         assert_eq!(size_of::<sev_user_data_snp_config>(), 64);
         assert_eq!(offset_of!(sev_user_data_snp_config, flags), 8);
         assert_eq!(size_of::<sev_user_data_snp_vlek_load>(), 16);

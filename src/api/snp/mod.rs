@@ -79,7 +79,7 @@ impl SnpGuest {
         let vm = platform
             .transport()
             .clone()
-            .create_vm_of_type(KVM_X86_SNP_VM)
+            .create_vm_typed(KVM_X86_SNP_VM)
             .map_err(|errno| {
                 let mut e = Error::from_command(Command::LIBSEV_CMD_CREATE_VM, errno, 0);
                 e.message = format!(
@@ -89,7 +89,11 @@ impl SnpGuest {
                 );
                 e
             })?;
-        Ok(SnpGuest { platform: platform.clone(), vm, initialized: false })
+        Ok(SnpGuest {
+            platform: platform.clone(),
+            vm,
+            initialized: false,
+        })
     }
 
     /// Use the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never closes it.
@@ -101,13 +105,17 @@ impl SnpGuest {
         let vm = platform
             .transport()
             .clone()
-            .attach_vm_of_type(vm_fd, KVM_X86_SNP_VM)
+            .attach_vm_typed(vm_fd, KVM_X86_SNP_VM)
             .map_err(|errno| {
                 let mut e = Error::from_command(Command::LIBSEV_CMD_CREATE_VM, errno, 0);
                 e.message = format!("attaching VM fd {vm_fd}: {}", e.message);
                 e
             })?;
-        Ok(SnpGuest { platform: platform.clone(), vm, initialized: false })
+        Ok(SnpGuest {
+            platform: platform.clone(),
+            vm,
+            initialized: false,
+        })
     }
 
     /// The platform.
@@ -154,7 +162,9 @@ impl SnpGuest {
         };
         // SAFETY: data points to a live kvm_sev_init, which holds no addresses.
         let (r, fw) = unsafe { self.op(kvm_cmd::INIT2, ptr(&mut d)) };
-        finish(c, r, fw, || format!(" (SNP, vmsa_features {vmsa_features:#x})"))?;
+        finish(c, r, fw, || {
+            format!(" (SNP, vmsa_features {vmsa_features:#x})")
+        })?;
         self.initialized = true;
         Ok(())
     }
@@ -203,7 +213,9 @@ impl SnpGuest {
         };
         // SAFETY: data points to a live kvm_sev_snp_launch_start, which holds no addresses.
         let (r, fw) = unsafe { self.op(kvm_snp_cmd::LAUNCH_START, ptr(&mut d)) };
-        finish_hinted(c, r, fw, Some(NOT_SNP_HINT), || format!(" (policy {policy:#x})"))
+        finish_hinted(c, r, fw, Some(NOT_SNP_HINT), || {
+            format!(" (policy {policy:#x})")
+        })
     }
 
     /// `KVM_SEV_SNP_LAUNCH_UPDATE` of `[gpa, gpa + len)` from `uaddr` (ignored for ZERO
@@ -214,7 +226,13 @@ impl SnpGuest {
     /// # Safety
     /// Unless `page_type` is ZERO, `[uaddr, uaddr + len)` must be readable (and, for CPUID,
     /// writable) memory of this process not accessed by others during the call.
-    pub unsafe fn launch_update_raw(&mut self, gpa: u64, uaddr: u64, len: u64, ptype: u8) -> Result<u64> {
+    pub unsafe fn launch_update_raw(
+        &mut self,
+        gpa: u64,
+        uaddr: u64,
+        len: u64,
+        ptype: u8,
+    ) -> Result<u64> {
         let c = Command::LIBSEV_CMD_SNP_LAUNCH_UPDATE;
         if gpa & 0xFFF != 0 {
             return Err(Error::new(
@@ -267,10 +285,18 @@ impl SnpGuest {
             }
         }
         if d.gfn_start << 12 != gpa + len {
-            return Err(no_progress(gpa, d.gfn_start.wrapping_shl(12).wrapping_sub(gpa), len));
+            return Err(no_progress(
+                gpa,
+                d.gfn_start.wrapping_shl(12).wrapping_sub(gpa),
+                len,
+            ));
         }
         finish(c, Ok(()), 0, || {
-            format!(" ({} page(s) of type {} at {gpa:#x})", len / 4096, page_type::name(ptype))
+            format!(
+                " ({} page(s) of type {} at {gpa:#x})",
+                len / 4096,
+                page_type::name(ptype)
+            )
         })?;
         Ok(len / 4096)
     }
@@ -279,7 +305,9 @@ impl SnpGuest {
     /// the firmware refuses comes back corrected in `data`).
     pub fn launch_update(&mut self, gpa: u64, data: &mut [u8], ptype: u8) -> Result<u64> {
         // SAFETY: `data` is a live, exclusively borrowed buffer of `data.len()` bytes.
-        unsafe { self.launch_update_raw(gpa, super::marshal::uaddr(data), data.len() as u64, ptype) }
+        unsafe {
+            self.launch_update_raw(gpa, super::marshal::uaddr(data), data.len() as u64, ptype)
+        }
     }
 
     /// ZERO pages over `[gpa, gpa + len)` (no source data).
@@ -324,7 +352,14 @@ impl SnpGuest {
         // readable slices of 96 and 4096 bytes that outlive the call.
         let (r, fw) = unsafe { self.op(kvm_snp_cmd::LAUNCH_FINISH, ptr(&mut d)) };
         finish_hinted(c, r, fw, Some(NOT_SNP_HINT), || {
-            format!(" (ID block {})", if f.id_block.is_some() { "verified" } else { "none" })
+            format!(
+                " (ID block {})",
+                if f.id_block.is_some() {
+                    "verified"
+                } else {
+                    "none"
+                }
+            )
         })
     }
 

@@ -33,7 +33,11 @@ pub struct SnpPlatformStatus {
 
 impl Platform {
     fn snp_issue(&self, id: u32, data: u64) -> (std::result::Result<(), Errno>, u32) {
-        let mut cmd = sev_issue_cmd { cmd: id, data, error: 0 };
+        let mut cmd = sev_issue_cmd {
+            cmd: id,
+            data,
+            error: 0,
+        };
         // SAFETY: every caller passes 0 or the address of a live parameter struct of `id`
         // whose inner addresses are valid for the command.
         let r = unsafe { self.transport().sev_issue_cmd(&mut cmd) };
@@ -73,7 +77,12 @@ impl Platform {
 
     /// `SNP_SET_CONFIG`: the REPORTED_TCB (0 = the committed TCB; at most the committed TCB)
     /// and whether reports mask the chip id and the chip key.
-    pub fn snp_set_config(&self, reported_tcb: u64, mask_chip_id: bool, mask_chip_key: bool) -> Result<()> {
+    pub fn snp_set_config(
+        &self,
+        reported_tcb: u64,
+        mask_chip_id: bool,
+        mask_chip_key: bool,
+    ) -> Result<()> {
         let c = Command::LIBSEV_CMD_SNP_SET_CONFIG;
         self.require_device(c)?;
         let mut d = sev_user_data_snp_config {
@@ -92,7 +101,10 @@ impl Platform {
         if wrapped.len() != snp_sizes::VLEK_WRAPPED {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_INVALID_LENGTH,
-                format!("SNP_VLEK_LOAD: the wrapped VLEK is {} bytes, not 432", wrapped.len()),
+                format!(
+                    "SNP_VLEK_LOAD: the wrapped VLEK is {} bytes, not 432",
+                    wrapped.len()
+                ),
             )
             .with_command(c));
         }

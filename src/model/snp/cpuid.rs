@@ -142,9 +142,11 @@ fn rules(e: &CpuidEntry, real: [u32; 4], max: u32) -> Option<[Rule; 4]> {
         (1, _) => [LessThan, Unchecked, Mask(real[2] | LEAF1_ECX_EXTRA), m(3)],
         (0xD, 0) => [m(0), Value(xsave_size(e.xcr0_in)), LessThan, m(3)],
         (0xD, 1) => [m(0), Value(xsave_size(e.xcr0_in | e.xss_in)), m(2), m(3)],
-        (2 | 4 | 0xB | 0x1F | 0x8000_0005 | 0x8000_0006 | 0x8000_0008 | 0x8000_001D | 0x8000_001E, _) => {
-            [Unchecked; 4]
-        }
+        (
+            2 | 4 | 0xB | 0x1F | 0x8000_0005 | 0x8000_0006 | 0x8000_0008 | 0x8000_001D
+            | 0x8000_001E,
+            _,
+        ) => [Unchecked; 4],
         (0x8000_0002..=0x8000_0004, _) => [Unchecked; 4],
         (0x8000_0001, _) => [Unchecked, Unchecked, m(2), m(3)],
         _ => [m(0), m(1), m(2), m(3)],
@@ -211,9 +213,23 @@ pub(crate) fn validate(page: &mut [u8]) -> FwResult<()> {
 pub fn host_cpuid_entries() -> Vec<CpuidEntry> {
     let mk = |leaf: u32, sub: u32| {
         let r = host(leaf, sub);
-        CpuidEntry { eax_in: leaf, ecx_in: sub, eax: r[0], ebx: r[1], ecx: r[2], edx: r[3], ..Default::default() }
+        CpuidEntry {
+            eax_in: leaf,
+            ecx_in: sub,
+            eax: r[0],
+            ebx: r[1],
+            ecx: r[2],
+            edx: r[3],
+            ..Default::default()
+        }
     };
-    let mut v = vec![mk(0, 0), mk(1, 0), mk(7, 0), mk(0x8000_0000, 0), mk(0x8000_0001, 0)];
+    let mut v = vec![
+        mk(0, 0),
+        mk(1, 0),
+        mk(7, 0),
+        mk(0x8000_0000, 0),
+        mk(0x8000_0001, 0),
+    ];
     for sub in [0, 1] {
         let mut e = mk(0xD, sub);
         e.xcr0_in = 1;
@@ -242,12 +258,20 @@ mod tests {
         let fixed = CpuidEntry::read(&p[16 + i * 48..16 + (i + 1) * 48]);
         assert_eq!(fixed.ebx, host(7, 0)[1]);
         // A leaf above the maximum must be zero.
-        let e = CpuidEntry { eax_in: 0xFFF0, eax: 5, ..Default::default() };
+        let e = CpuidEntry {
+            eax_in: 0xFFF0,
+            eax: 5,
+            ..Default::default()
+        };
         let mut p = cpuid_page(&[e]).unwrap();
         assert_eq!(validate(&mut p), Err(fw::INVALID_PARAM));
         assert_eq!(CpuidEntry::read(&p[16..64]).eax, 0);
         // Hypervisor leaves are not checked; reserved header words and count > 64 are refused.
-        let e = CpuidEntry { eax_in: 0x4000_0000, eax: 0x4000_0001, ..Default::default() };
+        let e = CpuidEntry {
+            eax_in: 0x4000_0000,
+            eax: 0x4000_0001,
+            ..Default::default()
+        };
         assert_eq!(validate(&mut cpuid_page(&[e]).unwrap()), Ok(()));
         let mut p = cpuid_page(&[]).unwrap();
         p[8] = 1;

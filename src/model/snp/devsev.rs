@@ -13,7 +13,8 @@ use super::super::uaccess::{Fail, copy_from_user, issued, read_struct, write_str
 use super::fw::{SnpFw, st};
 use crate::status::fw;
 use crate::uapi::snp::{
-    snp_sizes, snp_user_cmd, sev_user_data_snp_config, sev_user_data_snp_status, sev_user_data_snp_vlek_load,
+    sev_user_data_snp_config, sev_user_data_snp_status, sev_user_data_snp_vlek_load, snp_sizes,
+    snp_user_cmd,
 };
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
@@ -53,7 +54,11 @@ impl SnpFw {
 
     /// SNP_VLEK_LOAD of a 432-byte wrapped hash stick.
     pub(crate) fn vlek_load(&self, blob: &[u8; snp_sizes::VLEK_WRAPPED]) -> FwResult<()> {
-        if blob[12..16].iter().chain(&blob[0x198..0x1A0]).any(|b| *b != 0) {
+        if blob[12..16]
+            .iter()
+            .chain(&blob[0x198..0x1A0])
+            .any(|b| *b != 0)
+        {
             return Err(fw::INVALID_PARAM);
         }
         let tcb = u64::from_le_bytes(blob[0x190..0x198].try_into().unwrap());
@@ -78,7 +83,12 @@ impl SnpFw {
 
     /// Wrap hash sticks for this chip as AMD's key server would (model-defined format of
     /// SNP_VLEK_LOAD's blob), bound to `tcb`.
-    pub(crate) fn wrap_vlek(&self, sticks: &[u8; 0x180], tcb: u64, iv: [u8; 12]) -> [u8; snp_sizes::VLEK_WRAPPED] {
+    pub(crate) fn wrap_vlek(
+        &self,
+        sticks: &[u8; 0x180],
+        tcb: u64,
+        iv: [u8; 12],
+    ) -> [u8; snp_sizes::VLEK_WRAPPED] {
         let mut b = [0u8; snp_sizes::VLEK_WRAPPED];
         b[..12].copy_from_slice(&iv);
         b[0x190..0x198].copy_from_slice(&tcb.to_le_bytes());

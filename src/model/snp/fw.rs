@@ -16,6 +16,7 @@ use zeroize::{Zeroize, Zeroizing};
 pub(crate) mod st {
     pub(crate) const INVALID_PAGE_STATE: u32 = 0x1A;
     pub(crate) const INVALID_PAGE_OWNER: u32 = 0x1C;
+    pub(crate) const AEAD_OFLOW: u32 = 0x1D;
     pub(crate) const BAD_SVN: u32 = 0x21;
 }
 
@@ -57,6 +58,8 @@ pub(crate) struct Gctx {
     pub(crate) act: Activation,
     pub(crate) vmpck: Zeroizing<[[u8; 32]; 4]>,
     pub(crate) vmrk: Zeroizing<[u8; 32]>,
+    pub(crate) msg_count: [u64; 4],
+    pub(crate) launch_tcb: u64,
     pub(crate) report_id: [u8; 32],
     pub(crate) report_id_ma: [u8; 32],
     pub(crate) gosvw: [u8; 16],
@@ -122,7 +125,10 @@ pub(crate) struct SnpFw {
 pub(crate) fn tcb_greater(a: u64, b: u64) -> bool {
     let (ta, tb) = (TcbVersion::from_u64_milan(a), TcbVersion::from_u64_milan(b));
     let key = |t: TcbVersion| {
-        ((t.bootloader as u32) << 24) | ((t.tee as u32) << 16) | ((t.snp as u32) << 8) | t.microcode as u32
+        ((t.bootloader as u32) << 24)
+            | ((t.tee as u32) << 16)
+            | ((t.snp as u32) << 8)
+            | t.microcode as u32
     };
     let rsvd = |v: u64| v & 0x0000_FFFF_FFFF_0000;
     key(ta) > key(tb) || (key(ta) == key(tb) && rsvd(a) > rsvd(b))
@@ -131,7 +137,12 @@ pub(crate) fn tcb_greater(a: u64, b: u64) -> bool {
 impl SnpFw {
     pub(crate) fn new(api: (u8, u8, u8), chip_seed: &[u8; 32], seed: Option<&[u8; 32]>) -> SnpFw {
         let mut chip_secret = Zeroizing::new([0u8; 48]);
-        kdf(chip_seed, b"libsev-model-snp-chip-secret", &[], &mut chip_secret[..]);
+        kdf(
+            chip_seed,
+            b"libsev-model-snp-chip-secret",
+            &[],
+            &mut chip_secret[..],
+        );
         let rng_seed = seed.map(|s| {
             let mut k = [0u8; 32];
             kdf(s, b"libsev-model-snp-rng", &[], &mut k);
@@ -164,11 +175,19 @@ impl SnpFw {
     }
 
     fn guest(&self, gctx: u32) -> FwResult<Arc<Mutex<Gctx>>> {
-        lock(&self.st).guests.get(&gctx).cloned().ok_or(fw::INVALID_GUEST)
+        lock(&self.st)
+            .guests
+            .get(&gctx)
+            .cloned()
+            .ok_or(fw::INVALID_GUEST)
     }
 
     fn require_init(&self) -> FwResult<()> {
-        if lock(&self.st).init { Ok(()) } else { Err(fw::INVALID_PLATFORM_STATE) }
+        if lock(&self.st).init {
+            Ok(())
+        } else {
+            Err(fw::INVALID_PLATFORM_STATE)
+        }
     }
 
     pub(crate) fn is_init(&self) -> bool {
@@ -188,6 +207,10 @@ impl SnpFw {
     /// The guest's launch digest.
     pub(crate) fn measurement(&self, gctx: u32) -> Option<Ld> {
         self.guest(gctx).ok().map(|g| lock(&g).ld)
+    }
+
+    pub(crate) fn guest_ctx(&self, gctx: u32) -> FwResult<Arc<Mutex<Gctx>>> {
+        self.guest(gctx)
     }
 
     // ----- platform commands (§3.3) -----------------------------------------------------
@@ -235,6 +258,8 @@ impl SnpFw {
             act: Activation::Inactive,
             vmpck: Zeroizing::new([[0; 32]; 4]),
             vmrk: Zeroizing::new([0; 32]),
+            msg_count: [0; 4],
+            launch_tcb: s.committed_tcb,
             report_id: [0; 32],
             report_id_ma: [0; 32],
             gosvw: [0; 16],
@@ -280,14 +305,23 @@ impl SnpFw {
     }
 
     /// SNP_LAUNCH_START (§3.5) as KVM issues it (no migration agent, no IMI).
-    pub(crate) fn launch_start(&self, gctx: u32, pol: u64, gosvw: [u8; 16], tsc_khz: u32) -> FwResult<()> {
+    pub(crate) fn launch_start(
+        &self,
+        gctx: u32,
+        pol: u64,
+        gosvw: [u8; 16],
+        tsc_khz: u32,
+    ) -> FwResult<()> {
         self.require_init()?;
         let g = self.guest(gctx)?;
         let mut g = lock(&g);
         if g.state != GState::Init {
             return Err(fw::INVALID_GUEST_STATE);
         }
-        let (maj, min) = ((pol >> policy::ABI_MAJOR_SHIFT) & 0xFF, pol & policy::ABI_MINOR_MASK);
+        let (maj, min) = (
+            (pol >> policy::ABI_MAJOR_SHIFT) & 0xFF,
+            pol & policy::ABI_MINOR_MASK,
+        );
         let api = (self.api.0 as u64, self.api.1 as u64);
         if pol & policy::RSVD_MBO == 0
             || (pol & policy::SMT == 0 && self.smt)
@@ -314,7 +348,13 @@ impl SnpFw {
     /// SNP_LAUNCH_UPDATE (§3.6) of one 4 KiB page (`page.data` holds the plaintext KVM
     /// copied in). On a CPUID validation failure the corrected table is left in `page.data`
     /// (the firmware writes it back unencrypted) and the LD and RMP entry are unchanged.
-    pub(crate) fn launch_update(&self, gctx: u32, page: &mut PrivPage, ptype: u8, contents: Option<&Ld>) -> FwResult<()> {
+    pub(crate) fn launch_update(
+        &self,
+        gctx: u32,
+        page: &mut PrivPage,
+        ptype: u8,
+        contents: Option<&Ld>,
+    ) -> FwResult<()> {
         self.require_init()?;
         let g = self.guest(gctx)?;
         let Rmp::PreGuest { asid, gpa } = page.rmp else {
@@ -350,7 +390,10 @@ impl SnpFw {
             d[0x380..0x388].fill(0);
             d[0x388..0x390].copy_from_slice(&u64::MAX.to_le_bytes());
         }
-        page.rmp = Rmp::GuestValid { asid, vmsa: ptype == page_type::VMSA };
+        page.rmp = Rmp::GuestValid {
+            asid,
+            vmsa: ptype == page_type::VMSA,
+        };
         Ok(())
     }
 
@@ -410,7 +453,16 @@ mod tests {
 
     #[test]
     fn tcb_order_is_lexicographic_with_bootloader_first() {
-        let t = |bl, tee, snp, uc| TcbVersion { fmc: 0, bootloader: bl, tee, snp, microcode: uc }.to_u64_milan();
+        let t = |bl, tee, snp, uc| {
+            TcbVersion {
+                fmc: 0,
+                bootloader: bl,
+                tee,
+                snp,
+                microcode: uc,
+            }
+            .to_u64_milan()
+        };
         assert!(tcb_greater(t(4, 0, 0, 0), t(3, 9, 9, 0xFF)));
         assert!(!tcb_greater(t(3, 0, 8, 0x73), t(3, 0, 8, 0x73)));
         assert!(tcb_greater(t(3, 0, 8, 0x74), t(3, 0, 8, 0x73)));

@@ -79,7 +79,11 @@ pub(crate) fn verify(
     }
     let id_key_bytes = &auth[id_auth::ID_KEY..id_auth::ID_KEY + id_auth::KEY_LEN];
     let id_key = parse_key(id_key_bytes)?;
-    verify_sig(&id_key, block, &auth[id_auth::ID_BLOCK_SIG..id_auth::ID_BLOCK_SIG + id_auth::SIG_LEN])?;
+    verify_sig(
+        &id_key,
+        block,
+        &auth[id_auth::ID_BLOCK_SIG..id_auth::ID_BLOCK_SIG + id_auth::SIG_LEN],
+    )?;
     let mut v = Verified {
         id_key_digest: Sha384::digest(id_key_bytes).into(),
         author_key_digest: [0; 48],
@@ -87,7 +91,11 @@ pub(crate) fn verify(
     if auth_key_en {
         let ak_bytes = &auth[id_auth::AUTHOR_KEY..id_auth::AUTHOR_KEY + id_auth::KEY_LEN];
         let ak = parse_key(ak_bytes)?;
-        verify_sig(&ak, id_key_bytes, &auth[id_auth::ID_KEY_SIG..id_auth::ID_KEY_SIG + id_auth::SIG_LEN])?;
+        verify_sig(
+            &ak,
+            id_key_bytes,
+            &auth[id_auth::ID_KEY_SIG..id_auth::ID_KEY_SIG + id_auth::SIG_LEN],
+        )?;
         v.author_key_digest = Sha384::digest(ak_bytes).into();
     }
     Ok(v)
@@ -98,12 +106,15 @@ mod tests {
     use super::*;
 
     fn testdata(name: &str) -> Option<Vec<u8>> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/snp/measurement");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/testdata/snp/measurement");
         std::fs::read(dir.join(name)).ok()
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
     }
 
     /// `sev-spec` SNP §6.6: the virtee ID block with its auth page verifies, and the digests
@@ -121,29 +132,68 @@ mod tests {
         block[0x50] = 1;
         block[0x58..0x60].copy_from_slice(&0x30000u64.to_le_bytes());
         let v = verify(&block, &auth, true, &ld, 0x30000).expect("KAT ID block verifies");
-        assert_eq!(v.id_key_digest[..], hex("59fb2c686dfa4fef49f38339aa775c90051c28d57383ddc3baf3b5eb4b1496df3b0dbbdcbae5fe27677a644820773fe2")[..]);
-        assert_eq!(v.author_key_digest[..], hex("eed81169fb0cb5e0ec34794f128fd4e0c4a46f67c65a1adfa81fcb24bcc088c272369b7ffc3eb2b6af6a4284a1b36c5f")[..]);
+        assert_eq!(
+            v.id_key_digest[..],
+            hex(
+                "59fb2c686dfa4fef49f38339aa775c90051c28d57383ddc3baf3b5eb4b1496df3b0dbbdcbae5fe27677a644820773fe2"
+            )[..]
+        );
+        assert_eq!(
+            v.author_key_digest[..],
+            hex(
+                "eed81169fb0cb5e0ec34794f128fd4e0c4a46f67c65a1adfa81fcb24bcc088c272369b7ffc3eb2b6af6a4284a1b36c5f"
+            )[..]
+        );
         let mut other = ld;
         other[0] ^= 1;
-        assert_eq!(verify(&block, &auth, true, &other, 0x30000).err(), Some(fw::BAD_MEASUREMENT));
-        assert_eq!(verify(&block, &auth, true, &ld, 0x30001).err(), Some(fw::POLICY_FAILURE));
+        assert_eq!(
+            verify(&block, &auth, true, &other, 0x30000).err(),
+            Some(fw::BAD_MEASUREMENT)
+        );
+        assert_eq!(
+            verify(&block, &auth, true, &ld, 0x30001).err(),
+            Some(fw::POLICY_FAILURE)
+        );
         let mut a = auth;
         a[4] = 2;
-        assert_eq!(verify(&block, &a, true, &ld, 0x30000).err(), Some(fw::INVALID_PARAM));
-        assert!(verify(&block, &a, false, &ld, 0x30000).is_ok(), "AUTH_KEY_ALGO unchecked without auth_key_en");
+        assert_eq!(
+            verify(&block, &a, true, &ld, 0x30000).err(),
+            Some(fw::INVALID_PARAM)
+        );
+        assert!(
+            verify(&block, &a, false, &ld, 0x30000).is_ok(),
+            "AUTH_KEY_ALGO unchecked without auth_key_en"
+        );
         let mut a = auth;
         a[id_auth::ID_KEY] = 3;
-        assert_eq!(verify(&block, &a, true, &ld, 0x30000).err(), Some(fw::BAD_SIGNATURE));
+        assert_eq!(
+            verify(&block, &a, true, &ld, 0x30000).err(),
+            Some(fw::BAD_SIGNATURE)
+        );
         let mut a = auth;
         a[id_auth::ID_KEY + 4] ^= 1; // point off the curve
-        assert_eq!(verify(&block, &a, true, &ld, 0x30000).err(), Some(fw::BAD_SIGNATURE));
-        for off in [id_auth::ID_BLOCK_SIG, id_auth::ID_BLOCK_SIG + 0x48, id_auth::ID_KEY_SIG + 5] {
+        assert_eq!(
+            verify(&block, &a, true, &ld, 0x30000).err(),
+            Some(fw::BAD_SIGNATURE)
+        );
+        for off in [
+            id_auth::ID_BLOCK_SIG,
+            id_auth::ID_BLOCK_SIG + 0x48,
+            id_auth::ID_KEY_SIG + 5,
+        ] {
             let mut a = auth;
             a[off] ^= 0x40;
-            assert_eq!(verify(&block, &a, true, &ld, 0x30000).err(), Some(fw::BAD_SIGNATURE), "byte {off:#x}");
+            assert_eq!(
+                verify(&block, &a, true, &ld, 0x30000).err(),
+                Some(fw::BAD_SIGNATURE),
+                "byte {off:#x}"
+            );
         }
         let mut b = block;
         b[0x40] = 9; // IMAGE_ID is signed
-        assert_eq!(verify(&b, &auth, true, &ld, 0x30000).err(), Some(fw::BAD_SIGNATURE));
+        assert_eq!(
+            verify(&b, &auth, true, &ld, 0x30000).err(),
+            Some(fw::BAD_SIGNATURE)
+        );
     }
 }

@@ -19,6 +19,7 @@
 mod cpuid;
 mod devsev;
 mod fw;
+pub mod guestmsg;
 mod idblock;
 pub mod measure;
 mod vm;
@@ -41,6 +42,17 @@ pub const DEFAULT_TCB: TcbVersion = TcbVersion {
 };
 
 impl ModelPlatform {
+    /// The public key of this chip's VCEK for a TCB (what AMD's key server certifies; the
+    /// owner side issues the model's VCEK certificate for it from the test root).
+    pub fn snp_vcek_public(&self, tcb: u64) -> p384::ecdsa::VerifyingKey {
+        *self.snp.vcek(tcb).verifying_key()
+    }
+
+    /// The REPORTED_TCB (SNP_SET_CONFIG's, else the committed TCB).
+    pub fn snp_reported_tcb(&self) -> u64 {
+        super::fw::lock(&self.snp.st).reported_tcb()
+    }
+
     /// The SNP launch digest of a model VM's guest (the firmware's GCTX.LD). Test helper for
     /// comparing with the owner's expected measurement; on hardware the digest reaches the
     /// owner only inside an attestation report.

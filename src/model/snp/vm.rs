@@ -12,12 +12,15 @@
 
 use super::super::fw::lock;
 use super::super::platform::ModelPlatform;
-use super::super::uaccess::{Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct};
+use super::super::uaccess::{
+    Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct,
+};
 use super::fw::{PrivPage, Rmp};
+use super::measure::{Ld, page_contents};
 use crate::transport::{Errno, PlatformTransport, VmTransport};
 use crate::uapi::snp::{
-    INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start, kvm_sev_snp_launch_update,
-    kvm_snp_cmd, page_type, policy, snp_sizes,
+    INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start,
+    kvm_sev_snp_launch_update, kvm_snp_cmd, page_type, policy, snp_sizes,
 };
 use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_init};
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +33,36 @@ pub(crate) const GFN_LIMIT: u64 = 1 << 40;
 pub const SUPPORTED_VMSA_FEATURES: u64 = 1 << 5;
 /// SEV_FEATURES.SNPActive.
 const SNP_ACTIVE: u64 = 1;
+
+/// Pages whose CONTENTS are hashed together (on several cores) before they are launched.
+const HASH_BATCH: u64 = 512;
+
+/// SHA-384 of each 4 KiB page of `src` into `out`, split over the available cores (at most
+/// four threads; one for short batches).
+fn hash_pages(src: &[u8], out: &mut Vec<Ld>) {
+    let pages = src.len() / 4096;
+    out.resize(pages, [0; 48]);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let per = pages.div_ceil(threads.max(1)).max(64);
+    std::thread::scope(|sc| {
+        let mut chunks = out.chunks_mut(per).zip(src.chunks(per * 4096));
+        let first = chunks.next();
+        for (o, s) in chunks {
+            sc.spawn(move || {
+                for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                    *d = page_contents(page_type::NORMAL, pg);
+                }
+            });
+        }
+        if let Some((o, s)) = first {
+            for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                *d = page_contents(page_type::NORMAL, pg);
+            }
+        }
+    });
+}
 
 #[derive(Default)]
 struct KState {
@@ -46,6 +79,10 @@ struct KState {
     /// The launched (encrypted, guest-owned) VMSA pages.
     vmsas: Vec<PrivPage>,
     protected: bool,
+    /// GPA of the SECRETS page (for the model guest's side of guest messages).
+    secrets_gpa: Option<u64>,
+    /// The guest's next message sequence number per VMPCK (the guest OS keeps it).
+    guest_seqno: [u64; 4],
 }
 
 /// One SNP VM of the model. Thread safety: any thread may call; commands on one VM are
@@ -58,7 +95,9 @@ pub struct SnpVm {
 
 impl std::fmt::Debug for SnpVm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnpVm").field("vm_fd", &self.vm_fd).finish_non_exhaustive()
+        f.debug_struct("SnpVm")
+            .field("vm_fd", &self.vm_fd)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,6 +140,47 @@ impl SnpVm {
     /// Number of private pages the guest owns.
     pub fn private_pages(&self) -> usize {
         lock(&self.k).mem.len()
+    }
+
+    /// KVM's guest request (`snp_handle_guest_req`): the guest's request page goes to the
+    /// firmware's SNP_GUEST_REQUEST; `Ok(response page)` or `Err(firmware status)` (what the
+    /// guest sees in `exit_info_2`).
+    pub fn guest_request(&self, req: &[u8; 4096]) -> Result<Vec<u8>, u32> {
+        let k = lock(&self.k);
+        let Some(g) = k.gctx else {
+            return Err(crate::status::fw::INVALID_GUEST);
+        };
+        drop(k);
+        let chip = self.platform.chip_id();
+        self.platform.snp.guest_request(g, req, &chip)
+    }
+
+    /// The guest's side of MSG_REPORT_REQ, as a guest OS does it: VMPCK `vmpck` from its
+    /// secrets page, its own sequence number, the request through [`SnpVm::guest_request`],
+    /// the response decrypted. `Ok((status, report))`: the response's STATUS and report
+    /// (0x4A0 bytes); `Err(firmware status)` when the command itself failed.
+    pub fn guest_report(&self, report_data: &[u8; 64], vmpl: u32, vmpck: u8, key_sel: u32) -> Result<(u32, Vec<u8>), u32> {
+        use super::guestmsg::{MSG_REPORT_REQ, open, seal};
+        let (key, seqno) = {
+            let k = lock(&self.k);
+            let gpa = k.secrets_gpa.ok_or(crate::status::fw::INVALID_PARAM)?;
+            let page = k.mem.get(&(gpa >> 12)).ok_or(crate::status::fw::INVALID_PARAM)?;
+            let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
+            let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
+            (zeroize::Zeroizing::new(key), k.guest_seqno[vmpck as usize & 3] + 1)
+        };
+        let mut p = [0u8; 0x60];
+        p[..64].copy_from_slice(report_data);
+        p[0x40..0x44].copy_from_slice(&vmpl.to_le_bytes());
+        p[0x44..0x48].copy_from_slice(&key_sel.to_le_bytes());
+        let msg = seal(&key, seqno, MSG_REPORT_REQ, vmpck, &p);
+        let mut req = [0u8; 4096];
+        req[..msg.len()].copy_from_slice(&msg);
+        let rsp = self.guest_request(&req)?;
+        lock(&self.k).guest_seqno[vmpck as usize & 3] = seqno + 1;
+        let body = open(&key, &rsp).ok_or(crate::status::fw::BAD_MEASUREMENT)?;
+        let status = u32::from_le_bytes(body[..4].try_into().unwrap());
+        Ok((status, body[0x20..].to_vec()))
     }
 
     fn init2(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
@@ -174,42 +254,72 @@ impl SnpVm {
         let mut count = 0u64;
         let mut fw_error = 0u32;
         let mut failed = false;
-        while count < npages {
-            let gfn = p.gfn_start + count;
-            if k.mem.contains_key(&gfn) {
-                failed = true; // -EEXIST: already populated
-                break;
-            }
-            let mut data: Box<[u8; 4096]> = Box::new([0u8; 4096]);
-            if !zero {
+        // CONTENTS of NORMAL pages are independent of the chain: hash them for a batch of
+        // pages on several cores, then copy, chain and launch page by page in order (each
+        // page hashed once, its PAGE_INFO once).
+        let mut contents: Vec<Ld> = Vec::new();
+        'outer: while count < npages {
+            let batch = (npages - count).min(HASH_BATCH);
+            contents.clear();
+            if ptype == page_type::NORMAL && all_mapped {
                 let src = p.uaddr.wrapping_add(count * 4096);
-                if !all_mapped && (src == 0 || !mapped(src, 4096)) {
-                    failed = true; // -EFAULT from the copy
-                    break;
-                }
-                // SAFETY: the source page is mapped memory of this process (checked above,
-                // for the whole range or this page) that the caller passed as LAUNCH_UPDATE
-                // source data (the transport's contract).
-                let s = unsafe { std::slice::from_raw_parts(src as usize as *const u8, 4096) };
-                data.copy_from_slice(s);
+                // SAFETY: the whole range is mapped memory of this process (checked above)
+                // that the caller passed as LAUNCH_UPDATE source data (transport contract).
+                let s = unsafe {
+                    std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096)
+                };
+                hash_pages(s, &mut contents);
             }
-            let mut page = PrivPage {
-                data,
-                rmp: Rmp::PreGuest { asid: k.asid, gpa: gfn << 12 },
-            };
-            match issued(&mut cmd.error, self.platform.snp.launch_update(gctx, &mut page, ptype, None)) {
-                Ok(()) => {
-                    k.mem.insert(gfn, page);
-                    count += 1;
+            for j in 0..batch {
+                let gfn = p.gfn_start + count;
+                if k.mem.contains_key(&gfn) {
+                    failed = true; // -EEXIST: already populated
+                    break 'outer;
                 }
-                Err(_) => {
-                    fw_error = cmd.error;
-                    if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM {
-                        // KVM copies the firmware-corrected page to the user's source page.
-                        let _ = copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                let data: Box<[u8; 4096]> = if zero {
+                    Box::new([0u8; 4096])
+                } else {
+                    let src = p.uaddr.wrapping_add(count * 4096);
+                    if !all_mapped && (src == 0 || !mapped(src, 4096)) {
+                        failed = true; // -EFAULT from the copy
+                        break 'outer;
                     }
-                    failed = true;
-                    break;
+                    // SAFETY: the source page is mapped memory of this process (checked
+                    // above, for the whole range or this page) that the caller passed as
+                    // LAUNCH_UPDATE source data (the transport's contract).
+                    let s = unsafe { &*(src as usize as *const [u8; 4096]) };
+                    Box::new(*s)
+                };
+                let mut page = PrivPage {
+                    data,
+                    rmp: Rmp::PreGuest {
+                        asid: k.asid,
+                        gpa: gfn << 12,
+                    },
+                };
+                let c = contents.get(j as usize);
+                match issued(
+                    &mut cmd.error,
+                    self.platform.snp.launch_update(gctx, &mut page, ptype, c),
+                ) {
+                    Ok(()) => {
+                        if ptype == page_type::SECRETS {
+                            k.secrets_gpa = Some(gfn << 12);
+                        }
+                        k.mem.insert(gfn, page);
+                        count += 1;
+                    }
+                    Err(_) => {
+                        fw_error = cmd.error;
+                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM
+                        {
+                            // KVM copies the firmware-corrected page to the user's source page.
+                            let _ =
+                                copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                        }
+                        failed = true;
+                        break 'outer;
+                    }
                 }
             }
         }
@@ -242,12 +352,17 @@ impl SnpVm {
         for v in vcpus {
             let mut page = PrivPage {
                 data: v,
-                rmp: Rmp::PreGuest { asid: k.asid, gpa: INITIAL_VMSA_GPA },
+                rmp: Rmp::PreGuest {
+                    asid: k.asid,
+                    gpa: INITIAL_VMSA_GPA,
+                },
             };
             page.data[0x3B0..0x3B8].copy_from_slice(&k.vmsa_features.to_le_bytes());
             issued(
                 &mut cmd.error,
-                self.platform.snp.launch_update(gctx, &mut page, page_type::VMSA, None),
+                self.platform
+                    .snp
+                    .launch_update(gctx, &mut page, page_type::VMSA, None),
             )?;
             k.vmsas.push(page);
             k.protected = true;
@@ -259,8 +374,12 @@ impl SnpVm {
                 }
                 copy_from_user(addr, len)
             };
-            let block: [u8; snp_sizes::ID_BLOCK] = copy(p.id_block_uaddr, snp_sizes::ID_BLOCK)?.try_into().unwrap();
-            let auth: [u8; snp_sizes::ID_AUTH] = copy(p.id_auth_uaddr, snp_sizes::ID_AUTH)?.try_into().unwrap();
+            let block: [u8; snp_sizes::ID_BLOCK] = copy(p.id_block_uaddr, snp_sizes::ID_BLOCK)?
+                .try_into()
+                .unwrap();
+            let auth: [u8; snp_sizes::ID_AUTH] = copy(p.id_auth_uaddr, snp_sizes::ID_AUTH)?
+                .try_into()
+                .unwrap();
             Some((block, auth, p.auth_key_en != 0))
         } else {
             None
