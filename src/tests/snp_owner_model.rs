@@ -37,6 +37,23 @@ fn model_launch(
     features: u64,
     id: Option<(&[u8], &[u8])>,
 ) -> Result<[u8; 48], sev::Error> {
+    let (p, g) = launch(image, vcpus, signature, vmm, features, id, [0; 32])?;
+    Ok(p.model()
+        .unwrap()
+        .snp_measurement(g.model_vm().unwrap())
+        .unwrap())
+}
+
+/// The launch itself; the platform and guest stay alive for reports.
+fn launch(
+    image: &[u8],
+    vcpus: u32,
+    signature: u32,
+    vmm: VmmType,
+    features: u64,
+    id: Option<(&[u8], &[u8])>,
+    host_data: [u8; 32],
+) -> Result<(Platform, SnpGuest), sev::Error> {
     let p = Platform::emulated(ModelConfig {
         seed: Some([7; 32]),
         ..ModelConfig::default()
@@ -86,12 +103,10 @@ fn model_launch(
     g.launch_finish(&SnpFinish {
         id_block: id,
         auth_key_en: id.is_some(),
+        host_data,
         ..SnpFinish::default()
     })?;
-    Ok(p.model()
-        .unwrap()
-        .snp_measurement(g.model_vm().unwrap())
-        .unwrap())
+    Ok((p, g))
 }
 
 fn expected(image: &[u8], vcpus: u32, signature: u32, vmm: VmmType, features: u64) -> [u8; 48] {
@@ -179,4 +194,129 @@ fn id_block_over_the_expected_measurement_is_accepted_and_a_wrong_one_refused() 
     )
     .unwrap_err();
     assert_eq!(e.fw_error, 0x0B, "{e}");
+}
+
+/// A model SNP guest's report, as the guest obtains it through the guest message path, verified
+/// by the owner end to end: the VCEK certificate issued by the test root for the model chip's
+/// key, chip id and REPORTED_TCB travels in an extended-report certificate table; the chain,
+/// signature and every expected value pass; the test root is refused unless allowed and AMD's
+/// roots do not certify it; each field changed is refused (signature) and named when the
+/// policy pins it.
+#[test]
+fn model_report_verifies_end_to_end_and_tampering_is_named() {
+    use sev::certs::snp::{ChainOptions, SnpCert, SnpGeneration, Tcb, testroot, verify_chain};
+    use sev::owner::snp::certtable::{self, CertKind};
+    use sev::owner::snp::{Check, ReportPolicy, verify_attestation};
+    let Some(image) = ovmf() else { return };
+    let sig = signature_for_cpu_model("EPYC-Milan").unwrap();
+    let ld = expected(&image, 2, sig, VmmType::Qemu, 1);
+    let idk = SigningKey::from_slice(&[5; 48]).unwrap();
+    let ak = SigningKey::from_slice(&[6; 48]).unwrap();
+    let block = IdBlock {
+        ld,
+        family_id: [0xFA; 16],
+        image_id: [0x1D; 16],
+        version: 1,
+        guest_svn: 3,
+        policy: policy::DEFAULT,
+    };
+    let idm = sign(&block, &idk, Some(&ak));
+    let host_data = [0x42; 32];
+    let (p, g) = launch(
+        &image,
+        2,
+        sig,
+        VmmType::Qemu,
+        1,
+        Some((&idm.id_block, &idm.id_auth[..])),
+        host_data,
+    )
+    .unwrap();
+    let m = p.model().unwrap();
+    let nonce = [0x5A; 64];
+    let (status, report) = g.model_vm().unwrap().guest_report(&nonce, 0, 0, 0).unwrap();
+    assert_eq!(status, 0);
+
+    // The host's side: the model chip's VCEK certificate in a certificate table.
+    let generation = SnpGeneration::Milan;
+    let tcb_raw = m.snp_reported_tcb();
+    let tcb = Tcb::from_u64(tcb_raw, generation);
+    let vcek_der =
+        testroot::issue_vcek(generation, &m.snp_vcek_public(tcb_raw), &m.chip_id(), &tcb).unwrap();
+    let table = certtable::build(&[
+        (CertKind::Ark, testroot::ark().as_der()),
+        (CertKind::Ask, testroot::ask().as_der()),
+        (CertKind::Vcek, &vcek_der),
+    ]);
+
+    // The owner's side, from the table only.
+    let entries = certtable::parse(&table).unwrap();
+    let cert = |k| SnpCert::from_der(certtable::find(&entries, k).unwrap()).unwrap();
+    let (ark, ask, vcek) = (
+        cert(CertKind::Ark),
+        cert(CertKind::Ask),
+        cert(CertKind::Vcek),
+    );
+    let allow = ChainOptions {
+        allow_test_root: true,
+        ..Default::default()
+    };
+    let want = ReportPolicy {
+        measurement: Some(ld),
+        host_data: Some(host_data),
+        id_key_digest: Some(idm.id_key_digest),
+        author_key_digest: idm.author_key_digest,
+        family_id: Some(block.family_id),
+        image_id: Some(block.image_id),
+        min_guest_svn: Some(3),
+        report_data: Some(nonce),
+        vmpl: Some(0),
+        policy_required: policy::DEFAULT,
+        policy_allowed: Some(policy::DEFAULT),
+        min_tcb: Some(tcb),
+        min_launch_tcb: Some(tcb),
+        ..Default::default()
+    };
+    let (r, chain, v) = verify_attestation(&report, &ark, &ask, &vcek, &allow, &want).unwrap();
+    assert!(v.ok(), "{}", v.summary());
+    assert_eq!(r.measurement, ld);
+    assert_eq!(chain.hw_id.as_deref(), Some(&m.chip_id()[..]));
+    assert!(
+        verify_attestation(&report, &ark, &ask, &vcek, &ChainOptions::default(), &want).is_err()
+    );
+    let td = format!(
+        "{}/../shared/testdata/snp/builtin/milan",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if let (Ok(a), Ok(s)) = (
+        std::fs::read(format!("{td}/ark.pem")),
+        std::fs::read(format!("{td}/ask.pem")),
+    ) {
+        let a = SnpCert::from_der_or_pem(&a).unwrap();
+        let s = SnpCert::from_der_or_pem(&s).unwrap();
+        assert!(verify_chain(&a, &s, &vcek, &ChainOptions::default()).is_err());
+    }
+
+    // A nonce from another challenge, another expected measurement: named.
+    let other = ReportPolicy {
+        report_data: Some([0; 64]),
+        measurement: Some([0; 48]),
+        ..want.clone()
+    };
+    let (_, _, v) = verify_attestation(&report, &ark, &ask, &vcek, &allow, &other).unwrap();
+    assert_eq!(
+        v.failed,
+        Check::ReportData as u64 | Check::Measurement as u64,
+        "{}",
+        v.summary()
+    );
+    // Every byte of the signed region changed: refused (signature, or unparsable reserved).
+    for i in 0..0x2A0 {
+        let mut t = report.clone();
+        t[i] ^= 0x01;
+        match verify_attestation(&t, &ark, &ask, &vcek, &allow, &want) {
+            Ok((_, _, v)) => assert!(v.failed(Check::Signature), "byte {i:#x}: {}", v.summary()),
+            Err(_) => {}
+        }
+    }
 }
