@@ -16,12 +16,14 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 pub mod certs;
+pub mod digest;
+pub mod es;
 pub mod guest;
 pub mod model;
 pub mod owner;
 pub mod platform;
-pub mod snp_owner;
 pub mod snp;
+pub mod snp_owner;
 
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};

@@ -6,11 +6,11 @@
 //! fails with `EINVAL` if SNP still is not (legacy SEV was initialised first).
 
 use super::super::FwResult;
-use super::super::crypto::kdf;
-use super::super::fw::lock;
-use super::super::platform::ModelPlatform;
-use super::super::uaccess::{Fail, copy_from_user, issued, read_struct, write_struct};
 use super::fw::{SnpFw, st};
+use crate::model::firmware::crypto::kdf;
+use crate::model::firmware::lock;
+use crate::model::kernel::platform::ModelPlatform;
+use crate::model::kernel::uaccess::{Fail, copy_from_user, issued, read_struct, write_struct};
 use crate::status::fw;
 use crate::uapi::snp::{
     sev_user_data_snp_config, sev_user_data_snp_status, sev_user_data_snp_vlek_load, snp_sizes,
@@ -115,7 +115,7 @@ impl ModelPlatform {
 
     /// The driver's SNP initialisation: SNP_INIT if SNP and legacy SEV are both UNINIT.
     pub(crate) fn snp_init_locked(&self) {
-        let legacy_uninit = self.fw.state().pstate == super::super::fw::PState::Uninit;
+        let legacy_uninit = self.fw.state().pstate == crate::model::firmware::PState::Uninit;
         if !self.snp.is_init() && legacy_uninit {
             let _ = self.snp.init(true);
         }

@@ -3,9 +3,9 @@
 //! (§3.4–§3.7), each with its checks in the firmware's order and its statuses.
 
 use super::super::FwResult;
-use super::super::crypto::{ModelRng, kdf};
-use super::super::fw::lock;
 use super::measure::{Ld, page_contents, update_with_contents};
+use crate::model::firmware::crypto::{ModelRng, kdf};
+use crate::model::firmware::lock;
 use crate::status::fw;
 use crate::uapi::snp::{TcbVersion, page_type, policy, secrets, snp_sizes};
 use std::collections::BTreeMap;

@@ -29,7 +29,7 @@ pub use vm::SnpVm;
 
 pub(crate) use fw::SnpFw;
 
-use super::platform::ModelPlatform;
+use crate::model::kernel::platform::ModelPlatform;
 use crate::uapi::snp::TcbVersion;
 
 /// The TCB the model runs by default (Milan/Genoa layout): BL 3, TEE 0, SNP 8, ucode 0x73.
@@ -50,7 +50,7 @@ impl ModelPlatform {
 
     /// The REPORTED_TCB (SNP_SET_CONFIG's, else the committed TCB).
     pub fn snp_reported_tcb(&self) -> u64 {
-        super::fw::lock(&self.snp.st).reported_tcb()
+        crate::model::firmware::lock(&self.snp.st).reported_tcb()
     }
 
     /// The SNP launch digest of a model VM's guest (the firmware's GCTX.LD). Test helper for
