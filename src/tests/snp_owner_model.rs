@@ -314,9 +314,9 @@ fn model_report_verifies_end_to_end_and_tampering_is_named() {
     for i in 0..0x2A0 {
         let mut t = report.clone();
         t[i] ^= 0x01;
-        match verify_attestation(&t, &ark, &ask, &vcek, &allow, &want) {
-            Ok((_, _, v)) => assert!(v.failed(Check::Signature), "byte {i:#x}: {}", v.summary()),
-            Err(_) => {}
+        // Err: reserved bytes are refused when parsing.
+        if let Ok((_, _, v)) = verify_attestation(&t, &ark, &ask, &vcek, &allow, &want) {
+            assert!(v.failed(Check::Signature), "byte {i:#x}: {}", v.summary());
         }
     }
 }
