@@ -248,7 +248,8 @@ bench-c: stage
 FUZZ_SECONDS ?= 60
 # Parse-only targets (no signature or ECDH per input) first, then the end-to-end ones.
 FUZZ_TARGETS ?= parse_certs parse_chain parse_session parse_owner_state parse_report \
-	parse_state_file chain launch_start launch_secret receive_update ffi_lengths dbg
+	parse_state_file snp_cert snp_report chain launch_start launch_secret receive_update \
+	ffi_lengths dbg
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked

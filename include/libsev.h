@@ -405,6 +405,58 @@ enum libsev_status
      */
     LIBSEV_STATUS_FW_SECURE_DATA_INVALID = 1024,
     /**
+     * Firmware: SNP: the page size does not match the RMP entry.
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_SIZE = 1025,
+    /**
+     * Firmware: SNP: the page is not in the RMP state the command needs.
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_STATE = 1026,
+    /**
+     * Firmware: SNP: invalid metadata entry.
+     */
+    LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY = 1027,
+    /**
+     * Firmware: SNP: the page belongs to another guest (ASID).
+     */
+    LIBSEV_STATUS_FW_INVALID_PAGE_OWNER = 1028,
+    /**
+     * Firmware: SNP: guest message sequence number wrong or exhausted.
+     */
+    LIBSEV_STATUS_FW_AEAD_OFLOW = 1029,
+    /**
+     * Firmware: SNP: RMP initialisation required.
+     */
+    LIBSEV_STATUS_FW_RMP_INIT_REQUIRED = 1032,
+    /**
+     * Firmware: SNP: bad security version (TCB).
+     */
+    LIBSEV_STATUS_FW_BAD_SVN = 1033,
+    /**
+     * Firmware: SNP: bad version.
+     */
+    LIBSEV_STATUS_FW_BAD_VERSION = 1034,
+    /**
+     * Firmware: SNP: shutdown required.
+     */
+    LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED = 1035,
+    /**
+     * Firmware: SNP: firmware update failed.
+     */
+    LIBSEV_STATUS_FW_UPDATE_FAILED = 1036,
+    /**
+     * Firmware: SNP: restore required.
+     */
+    LIBSEV_STATUS_FW_RESTORE_REQUIRED = 1037,
+    /**
+     * Firmware: SNP: RMP initialisation failed.
+     */
+    LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED = 1038,
+    /**
+     * Firmware: SNP: the requested key is not available.
+     */
+    LIBSEV_STATUS_FW_INVALID_KEY = 1039,
+    /**
      * Firmware: another status; the raw value is in `fw_error`.
      */
     LIBSEV_STATUS_FW_OTHER = 1255,
@@ -447,6 +499,14 @@ enum libsev_status
      * hash-table area for measured direct boot, SEV metadata).
      */
     LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
+    /**
+     * The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
+     */
+    LIBSEV_STATUS_BAD_REPORT = 2020,
+    /**
+     * An SEV-SNP report failed one or more checks (the verdict names each).
+     */
+    LIBSEV_STATUS_REPORT_CHECK_FAILED = 2021,
     /**
      * The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
      */
@@ -612,6 +672,9 @@ enum libsev_command
     LIBSEV_CMD_GET_ATTESTATION_REPORT = 20,
     LIBSEV_CMD_SEND_CANCEL = 21,
     LIBSEV_CMD_INIT2 = 22,
+    LIBSEV_CMD_SNP_LAUNCH_START = 100,
+    LIBSEV_CMD_SNP_LAUNCH_UPDATE = 101,
+    LIBSEV_CMD_SNP_LAUNCH_FINISH = 102,
     LIBSEV_CMD_FACTORY_RESET = 256,
     LIBSEV_CMD_PLATFORM_STATUS = 257,
     LIBSEV_CMD_PEK_GEN = 258,
@@ -620,11 +683,19 @@ enum libsev_command
     LIBSEV_CMD_PDH_CERT_EXPORT = 261,
     LIBSEV_CMD_PEK_CERT_IMPORT = 262,
     LIBSEV_CMD_GET_ID = 264,
+    LIBSEV_CMD_SNP_PLATFORM_STATUS = 265,
+    LIBSEV_CMD_SNP_COMMIT = 266,
+    LIBSEV_CMD_SNP_SET_CONFIG = 267,
+    LIBSEV_CMD_SNP_VLEK_LOAD = 268,
     LIBSEV_CMD_REGISTER_REGION = 512,
     LIBSEV_CMD_UNREGISTER_REGION = 513,
     LIBSEV_CMD_OPEN = 514,
     LIBSEV_CMD_CREATE_VM = 515,
     LIBSEV_CMD_PROBE = 516,
+    /**
+     * A guest's SNP_GUEST_REQUEST message (the model's guest side).
+     */
+    LIBSEV_CMD_SNP_GUEST_REQUEST = 517,
     /**
      * Guest-owner side operations (certificates, session, measurement, secret).
      */

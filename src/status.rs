@@ -210,6 +210,37 @@ status_table! {
         LIBSEV_STATUS_FW_RESOURCE_LIMIT = 1023, "firmware: resource limit reached";
         /// Firmware: persistent data failed its integrity check.
         LIBSEV_STATUS_FW_SECURE_DATA_INVALID = 1024, "firmware: secure data invalid";
+        /// Firmware: SNP: the page size does not match the RMP entry.
+        LIBSEV_STATUS_FW_INVALID_PAGE_SIZE = 1025,
+            "firmware: SNP: the page size does not match the RMP entry";
+        /// Firmware: SNP: the page is not in the RMP state the command needs.
+        LIBSEV_STATUS_FW_INVALID_PAGE_STATE = 1026,
+            "firmware: SNP: the page is not in the RMP state the command needs";
+        /// Firmware: SNP: invalid metadata entry.
+        LIBSEV_STATUS_FW_INVALID_MDATA_ENTRY = 1027, "firmware: SNP: invalid metadata entry";
+        /// Firmware: SNP: the page belongs to another guest (ASID).
+        LIBSEV_STATUS_FW_INVALID_PAGE_OWNER = 1028,
+            "firmware: SNP: the page belongs to another guest (ASID)";
+        /// Firmware: SNP: guest message sequence number wrong or exhausted.
+        LIBSEV_STATUS_FW_AEAD_OFLOW = 1029,
+            "firmware: SNP: guest message sequence number wrong or exhausted";
+        /// Firmware: SNP: RMP initialisation required.
+        LIBSEV_STATUS_FW_RMP_INIT_REQUIRED = 1032, "firmware: SNP: RMP initialisation required";
+        /// Firmware: SNP: bad security version (TCB).
+        LIBSEV_STATUS_FW_BAD_SVN = 1033, "firmware: SNP: bad security version (TCB)";
+        /// Firmware: SNP: bad version.
+        LIBSEV_STATUS_FW_BAD_VERSION = 1034, "firmware: SNP: bad version";
+        /// Firmware: SNP: shutdown required.
+        LIBSEV_STATUS_FW_SHUTDOWN_REQUIRED = 1035, "firmware: SNP: shutdown required";
+        /// Firmware: SNP: firmware update failed.
+        LIBSEV_STATUS_FW_UPDATE_FAILED = 1036, "firmware: SNP: firmware update failed";
+        /// Firmware: SNP: restore required.
+        LIBSEV_STATUS_FW_RESTORE_REQUIRED = 1037, "firmware: SNP: restore required";
+        /// Firmware: SNP: RMP initialisation failed.
+        LIBSEV_STATUS_FW_RMP_INITIALIZATION_FAILED = 1038,
+            "firmware: SNP: RMP initialisation failed";
+        /// Firmware: SNP: the requested key is not available.
+        LIBSEV_STATUS_FW_INVALID_KEY = 1039, "firmware: SNP: the requested key is not available";
         /// Firmware: another status; the raw value is in `fw_error`.
         LIBSEV_STATUS_FW_OTHER = 1255, "firmware: other error (see fw_error)";
 
@@ -236,6 +267,10 @@ status_table! {
         /// hash-table area for measured direct boot, SEV metadata).
         LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
             "firmware image lacks the tables the launch needs (not a suitable OVMF build)";
+        /// The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
+        LIBSEV_STATUS_BAD_REPORT = 2020, "not an SEV-SNP attestation report";
+        /// An SEV-SNP report failed one or more checks (the verdict names each).
+        LIBSEV_STATUS_REPORT_CHECK_FAILED = 2021, "the SEV-SNP report failed one or more checks";
 
         /// The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
         LIBSEV_STATUS_MODEL_CONFIG = 3000, "firmware model: invalid configuration";
@@ -256,7 +291,7 @@ impl libsev_status {
     pub fn from_fw(fw: u32) -> Self {
         match fw {
             0 => Self::LIBSEV_STATUS_OK,
-            1..=0x18 => Self::from_u32(1000 + fw).unwrap_or(Self::LIBSEV_STATUS_FW_OTHER),
+            1..=0x27 => Self::from_u32(1000 + fw).unwrap_or(Self::LIBSEV_STATUS_FW_OTHER),
             _ => Self::LIBSEV_STATUS_FW_OTHER,
         }
     }
@@ -368,6 +403,9 @@ pub enum libsev_command {
     LIBSEV_CMD_GET_ATTESTATION_REPORT = 20,
     LIBSEV_CMD_SEND_CANCEL = 21,
     LIBSEV_CMD_INIT2 = 22,
+    LIBSEV_CMD_SNP_LAUNCH_START = 100,
+    LIBSEV_CMD_SNP_LAUNCH_UPDATE = 101,
+    LIBSEV_CMD_SNP_LAUNCH_FINISH = 102,
     LIBSEV_CMD_FACTORY_RESET = 0x100,
     LIBSEV_CMD_PLATFORM_STATUS = 0x101,
     LIBSEV_CMD_PEK_GEN = 0x102,
@@ -376,11 +414,17 @@ pub enum libsev_command {
     LIBSEV_CMD_PDH_CERT_EXPORT = 0x105,
     LIBSEV_CMD_PEK_CERT_IMPORT = 0x106,
     LIBSEV_CMD_GET_ID = 0x108,
+    LIBSEV_CMD_SNP_PLATFORM_STATUS = 0x109,
+    LIBSEV_CMD_SNP_COMMIT = 0x10A,
+    LIBSEV_CMD_SNP_SET_CONFIG = 0x10B,
+    LIBSEV_CMD_SNP_VLEK_LOAD = 0x10C,
     LIBSEV_CMD_REGISTER_REGION = 0x200,
     LIBSEV_CMD_UNREGISTER_REGION = 0x201,
     LIBSEV_CMD_OPEN = 0x202,
     LIBSEV_CMD_CREATE_VM = 0x203,
     LIBSEV_CMD_PROBE = 0x204,
+    /// A guest's SNP_GUEST_REQUEST message (the model's guest side).
+    LIBSEV_CMD_SNP_GUEST_REQUEST = 0x205,
     /// Guest-owner side operations (certificates, session, measurement, secret).
     LIBSEV_CMD_OWNER = 0x300,
     /// No command (argument checks, or an operation that is not a command).
@@ -428,6 +472,14 @@ impl libsev_command {
             LIBSEV_CMD_CREATE_VM => "CREATE_VM",
             LIBSEV_CMD_PROBE => "PROBE",
             LIBSEV_CMD_OWNER => "OWNER",
+            LIBSEV_CMD_SNP_LAUNCH_START => "SNP_LAUNCH_START",
+            LIBSEV_CMD_SNP_LAUNCH_UPDATE => "SNP_LAUNCH_UPDATE",
+            LIBSEV_CMD_SNP_LAUNCH_FINISH => "SNP_LAUNCH_FINISH",
+            LIBSEV_CMD_SNP_PLATFORM_STATUS => "SNP_PLATFORM_STATUS",
+            LIBSEV_CMD_SNP_COMMIT => "SNP_COMMIT",
+            LIBSEV_CMD_SNP_SET_CONFIG => "SNP_SET_CONFIG",
+            LIBSEV_CMD_SNP_VLEK_LOAD => "SNP_VLEK_LOAD",
+            LIBSEV_CMD_SNP_GUEST_REQUEST => "SNP_GUEST_REQUEST",
             LIBSEV_CMD_NONE => "NONE",
         }
     }

@@ -16,6 +16,7 @@ pub(crate) mod marshal;
 mod migration_tests;
 mod pieces;
 mod platform;
+pub mod snp;
 #[cfg(test)]
 mod tests;
 

@@ -5,6 +5,7 @@
 //! signatures; neither uses the other's session, wrap or MAC code.
 
 pub mod sev;
+pub mod snp;
 
 pub use sev::amd::AmdCert;
 pub use sev::{Algo, SevCert, Usage, amd, chain, roots};

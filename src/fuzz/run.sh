@@ -16,7 +16,8 @@ tdir=${4:?cargo target dir}
 shift 4
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(parse_certs parse_chain parse_session parse_owner_state \
-    parse_report parse_state_file chain launch_start launch_secret receive_update ffi_lengths dbg)
+    parse_report parse_state_file snp_cert snp_report chain launch_start launch_secret \
+    receive_update ffi_lengths dbg)
 here=$(cd "$(dirname "$0")" && pwd)
 export RUSTC_BOOTSTRAP=1
 fuzz=(cargo fuzz)

@@ -16,6 +16,7 @@
 
 pub mod es;
 pub mod sev;
+pub mod snp;
 
 pub use sev::{attestation, crypto, measurement, secret, session, state};
 

@@ -10,6 +10,10 @@
 //! commands (override the count with `LIBSEV_SM_SEQUENCES`). A failure prints the seed, the
 //! sequence number and the command history.
 
+// SNP guests: their own reference, in a file of their own.
+#[path = "state_machine_snp.rs"]
+mod snp;
+
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use sev::api::{Guest, Platform};

@@ -133,6 +133,10 @@ impl PlatformTransport for KvmPlatform {
     fn attach_vm(self: Arc<Self>, vm_fd: RawFd) -> Result<Box<dyn VmTransport>, Errno> {
         Ok(Box::new(KvmVm::attach(Some(self), vm_fd)?))
     }
+
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+        Ok(Box::new(KvmVm::create_of_type(Some(self), vm_type)?))
+    }
 }
 
 /// One KVM VM fd.
@@ -151,10 +155,14 @@ impl KvmVm {
     /// `KVM_CREATE_VM` (type `KVM_X86_DEFAULT_VM`, the type legacy `KVM_SEV_INIT` accepts) on
     /// `/dev/kvm`; the VM fd is owned and closed on drop.
     pub fn create(platform: Option<Arc<KvmPlatform>>) -> Result<Self, Errno> {
+        Self::create_of_type(platform, KVM_X86_DEFAULT_VM)
+    }
+
+    /// `KVM_CREATE_VM` with a VM type (`KVM_X86_SNP_VM` = 4 for SNP); a host whose KVM lacks
+    /// the type refuses with `EINVAL` (or `ENOTTY`).
+    pub fn create_of_type(platform: Option<Arc<KvmPlatform>>, vm_type: u64) -> Result<Self, Errno> {
         let kvm = kvm_ioctls::Kvm::new().map_err(|e| e.errno())?;
-        let vm = kvm
-            .create_vm_with_type(KVM_X86_DEFAULT_VM)
-            .map_err(|e| e.errno())?;
+        let vm = kvm.create_vm_with_type(vm_type).map_err(|e| e.errno())?;
         Ok(KvmVm {
             fd: vm.as_raw_fd(),
             _owned: Some(vm),

@@ -56,6 +56,25 @@ pub trait PlatformTransport: Send + Sync {
     /// Use a VM fd the caller owns and keeps owning (never closed by libsev). The model accepts
     /// any fd (including a real non-SEV KVM VM) and keeps its own guest state.
     fn attach_vm(self: Arc<Self>, vm_fd: RawFd) -> Result<Box<dyn VmTransport>, Errno>;
+
+    /// Create a VM of a KVM VM type (`KVM_CREATE_VM` with that type; the model makes a VM
+    /// that behaves as KVM's of that type, e.g. `KVM_X86_SNP_VM` = 4). `EINVAL` for a type
+    /// the implementation does not know.
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+        let _ = vm_type;
+        Err(libc::EINVAL)
+    }
+
+    /// Use the caller's VM fd, created with `vm_type` (KVM knows the type from the fd; the
+    /// model needs to be told).
+    fn attach_vm_typed(
+        self: Arc<Self>,
+        vm_fd: RawFd,
+        vm_type: u64,
+    ) -> Result<Box<dyn VmTransport>, Errno> {
+        let _ = vm_type;
+        self.attach_vm(vm_fd)
+    }
 }
 
 /// VM side of the seam: `KVM_MEMORY_ENCRYPT_*` on one VM fd.
@@ -91,6 +110,12 @@ pub trait VmTransport: Send + Sync {
             VcpuRef::Fd(fd) => vcpu::check_vcpu_fd(fd),
             VcpuRef::State(_) => Err(libc::EOPNOTSUPP),
         }
+    }
+
+    /// The model's SNP VM behind this transport, if it is one (model-only operations such as
+    /// handing in vCPU VMSAs).
+    fn model_snp(&self) -> Option<&crate::model::snp::SnpVm> {
+        None
     }
 }
 

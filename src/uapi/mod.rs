@@ -15,6 +15,7 @@
 pub mod kvm;
 pub mod psp;
 pub mod sizes;
+pub mod snp;
 pub mod vmsa;
 
 pub use kvm::*;

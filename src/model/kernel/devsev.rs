@@ -40,8 +40,15 @@ impl ModelPlatform {
         if self.fw.state().pstate != PState::Uninit {
             return Ok(());
         }
+        // Linux initialises SNP first (it cannot be initialised once legacy SEV is).
+        self.snp_init_locked();
         issued(error, self.fw.init(true))?;
         issued(error, self.fw.df_flush())
+    }
+
+    /// [`ModelPlatform::init_locked`] for the SNP ioctls (driver mutex held).
+    pub(crate) fn init_locked_pub(&self, error: &mut u32) -> Result<(), Fail> {
+        self.init_locked(error)
     }
 
     /// `sev_ioctl`.
@@ -59,7 +66,7 @@ impl ModelPlatform {
             cmd_id::PEK_CERT_IMPORT => self.pek_import(data, &mut error),
             cmd_id::GET_ID => self.get_id(data, &mut error),
             cmd_id::GET_ID2 => self.get_id2(data, &mut error),
-            // The SNP commands (9..=12) and anything above: this model has no SNP.
+            9..=12 => self.snp_issue(cmd.cmd, data, &mut error),
             _ => Err(Fail::Os(libc::EINVAL)),
         };
         cmd.error = error;

@@ -35,6 +35,8 @@ pub struct ModelPlatform {
     pub(crate) config: ModelConfig,
     fd: OwnedFd,
     pub(crate) fw: Firmware,
+    /// The SNP half of the firmware.
+    pub(crate) snp: crate::model::snp::SnpFw,
     kvm_asids: Mutex<Vec<KvmAsid>>,
     /// The PSP driver's `sev_cmd_mutex`: one `/dev/sev` command or platform INIT at a time.
     pub(crate) driver: Mutex<()>,
@@ -83,6 +85,7 @@ impl ModelPlatform {
         };
         let api = (config.api_major, config.api_minor, config.build);
         let rng = ModelRng::new(config.seed.as_ref());
+        let snp = crate::model::snp::SnpFw::new(api, &chip_seed, config.seed.as_ref());
         let fw = Firmware::new(api, config.asids, chip_seed, ident, rng, store, stamp);
         Ok(ModelPlatform {
             fd: open_fd()?,
@@ -90,6 +93,7 @@ impl ModelPlatform {
             driver: Mutex::new(()),
             config,
             fw,
+            snp,
             cek_signed: OnceLock::new(),
         })
     }
@@ -138,10 +142,17 @@ impl ModelPlatform {
     /// ([`PlatformTransport::create_vm`] makes an untyped VM that accepts every flavour;
     /// `INIT2` then makes a plain SEV guest.)
     pub fn create_vm_of_type(self: &Arc<Self>, vm_type: u64) -> Result<ModelVm, Errno> {
+        // (KVM_X86_SNP_VM: see `create_snp_vm`.)
         match vm_type {
             0 | 2 | 3 => Ok(ModelVm::new(self.clone(), -1, Some(vm_type))),
             _ => Err(libc::EINVAL),
         }
+    }
+
+    /// A model SNP VM (`KVM_X86_SNP_VM`); `vm_fd` is the caller's fd it stands beside (-1
+    /// for none).
+    pub fn create_snp_vm(self: &Arc<Self>, vm_fd: RawFd) -> crate::model::snp::SnpVm {
+        crate::model::snp::SnpVm::new(self.clone(), vm_fd)
     }
 
     /// `sev_asid_new`: a free ASID; when none is left, recycle the reclaimable ones after a
@@ -198,5 +209,26 @@ impl PlatformTransport for ModelPlatform {
 
     fn attach_vm(self: Arc<Self>, vm_fd: RawFd) -> Result<Box<dyn VmTransport>, Errno> {
         Ok(Box::new(ModelVm::new(self, vm_fd, None)))
+    }
+
+    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
+        if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
+            return Ok(Box::new(self.create_snp_vm(-1)));
+        }
+        Ok(Box::new(ModelPlatform::create_vm_of_type(&self, vm_type)?))
+    }
+
+    fn attach_vm_typed(
+        self: Arc<Self>,
+        vm_fd: RawFd,
+        vm_type: u64,
+    ) -> Result<Box<dyn VmTransport>, Errno> {
+        if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
+            return Ok(Box::new(self.create_snp_vm(vm_fd)));
+        }
+        match vm_type {
+            0 | 2 | 3 => Ok(Box::new(ModelVm::new(self, vm_fd, Some(vm_type)))),
+            _ => Err(libc::EINVAL),
+        }
     }
 }
