@@ -246,8 +246,6 @@ enum libsev_status
     LIBSEV_STATUS_INVALID_LENGTH = 4,
     /**
      * An address or length is not aligned as the command requires (16 bytes for data paths).
-     *
-     * Reserved: not produced by this version of libsev; the number stays assigned.
      */
     LIBSEV_STATUS_UNALIGNED = 5,
     /**

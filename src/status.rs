@@ -121,10 +121,8 @@ status_table! {
         /// A length is wrong for the command (zero, not the fixed size, too large).
         LIBSEV_STATUS_INVALID_LENGTH = 4, "invalid length";
         /// An address or length is not aligned as the command requires (16 bytes for data paths).
-        ///
-        /// Reserved: not produced by this version of libsev; the number stays assigned.
         LIBSEV_STATUS_UNALIGNED = 5,
-            "address or length not aligned as the command requires", reserved;
+            "address or length not aligned as the command requires";
         /// A string argument is not valid UTF-8 or contains an interior NUL.
         LIBSEV_STATUS_INVALID_STRING = 6, "string argument is not valid UTF-8";
         /// A handle of the wrong kind or for another platform was passed.
@@ -603,6 +601,14 @@ mod tests {
         }
         assert_eq!(
             libsev_status::from_fw(0x27),
+            libsev_status::LIBSEV_STATUS_FW_INVALID_KEY
+        );
+        assert_eq!(
+            libsev_status::from_fw(0x1E),
+            libsev_status::LIBSEV_STATUS_FW_OTHER
+        );
+        assert_eq!(
+            libsev_status::from_fw(0x28),
             libsev_status::LIBSEV_STATUS_FW_OTHER
         );
         assert_eq!(fw::name(0x1E), "UNKNOWN");

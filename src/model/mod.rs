@@ -44,7 +44,7 @@ mod firmware;
 pub mod fuzzing;
 mod kernel;
 mod mem;
-pub mod snp;
+pub use firmware::snp;
 
 /// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
 pub(crate) type FwResult<T> = std::result::Result<T, u32>;

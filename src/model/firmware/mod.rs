@@ -13,6 +13,7 @@ pub(crate) mod crypto;
 pub(crate) mod es;
 pub(crate) mod identity;
 pub(crate) mod sev;
+pub mod snp;
 pub(crate) mod store;
 
 use crate::certs::{AmdCert, SevCert, Usage};

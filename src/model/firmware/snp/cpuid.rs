@@ -9,7 +9,7 @@
 //! are not checked. A failing register is overwritten with the permitted value, so a failed
 //! page comes back as the corrected table, and the command fails with INVALID_PARAM.
 
-use super::super::FwResult;
+use crate::model::FwResult;
 use crate::status::fw;
 use crate::uapi::snp::snp_sizes;
 

@@ -4,7 +4,7 @@
 //! signed (ECDSA P-384, r/s little-endian) by the model's VCEK for the REPORTED_TCB, or the
 //! loaded VLEK. Also the guest's side of the exchange, for tests and the C API.
 
-use super::super::FwResult;
+use crate::model::FwResult;
 use super::fw::{SnpFw, st};
 use crate::model::firmware::crypto::kdf;
 use crate::model::firmware::lock;

@@ -2,7 +2,7 @@
 //! step 6), in the firmware's order: LD → policy → algorithms → ID key curve/point →
 //! ID block signature → ID key digest → author key curve/point and signature → digest.
 
-use super::super::FwResult;
+use crate::model::FwResult;
 use super::measure::Ld;
 use crate::status::fw;
 use crate::uapi::snp::{id_auth, snp_sizes};

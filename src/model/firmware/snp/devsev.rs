@@ -5,7 +5,7 @@
 //! initialised makes the driver initialise the platform first (as newer kernels do) and
 //! fails with `EINVAL` if SNP still is not (legacy SEV was initialised first).
 
-use super::super::FwResult;
+use crate::model::FwResult;
 use super::fw::{SnpFw, st};
 use crate::model::firmware::crypto::kdf;
 use crate::model::firmware::lock;
