@@ -49,3 +49,7 @@ mod tests {
         assert_eq!(SEV_ISSUE_CMD, ioc(R | W, b'S' as u64, 0, 16));
     }
 }
+
+#[cfg(test)]
+#[path = "kvm_layout_tests.rs"]
+mod layout_tests;
