@@ -5,8 +5,8 @@
 //! initialised makes the driver initialise the platform first (as newer kernels do) and
 //! fails with `EINVAL` if SNP still is not (legacy SEV was initialised first).
 
-use crate::model::FwResult;
 use super::fw::{SnpFw, st};
+use crate::model::FwResult;
 use crate::model::firmware::crypto::kdf;
 use crate::model::firmware::lock;
 use crate::model::kernel::platform::ModelPlatform;

@@ -2,8 +2,8 @@
 //! SNP_GCTX_CREATE / ACTIVATE / LAUNCH_START / LAUNCH_UPDATE / LAUNCH_FINISH / DECOMMISSION
 //! (§3.4–§3.7), each with its checks in the firmware's order and its statuses.
 
-use crate::model::FwResult;
 use super::measure::{Ld, page_contents, update_with_contents};
+use crate::model::FwResult;
 use crate::model::firmware::crypto::{ModelRng, kdf};
 use crate::model::firmware::lock;
 use crate::status::fw;

@@ -4,8 +4,8 @@
 //! signed (ECDSA P-384, r/s little-endian) by the model's VCEK for the REPORTED_TCB, or the
 //! loaded VLEK. Also the guest's side of the exchange, for tests and the C API.
 
-use crate::model::FwResult;
 use super::fw::{SnpFw, st};
+use crate::model::FwResult;
 use crate::model::firmware::crypto::kdf;
 use crate::model::firmware::lock;
 use crate::status::fw;

@@ -2,8 +2,8 @@
 //! step 6), in the firmware's order: LD → policy → algorithms → ID key curve/point →
 //! ID block signature → ID key digest → author key curve/point and signature → digest.
 
-use crate::model::FwResult;
 use super::measure::Ld;
+use crate::model::FwResult;
 use crate::status::fw;
 use crate::uapi::snp::{id_auth, snp_sizes};
 use p384::ecdsa::signature::Verifier;
