@@ -21,7 +21,7 @@ use crate::log::Level;
 use crate::model::FwResult;
 use crate::model::firmware::crypto::ModelRng;
 use crate::model::firmware::identity::{Chip, Identity, new_oca, new_pdh, new_pek, pek_csr};
-use crate::model::firmware::sev::guest::{Act, GState, Guest, GuestCell};
+use crate::model::firmware::sev::context::{Act, GState, Guest, GuestCell};
 use crate::model::firmware::store::{Loaded, Stamp, Store};
 use crate::sev_log;
 use crate::status::fw;
@@ -544,7 +544,7 @@ impl Firmware {
             return Err(fw::DF_FLUSH_REQUIRED);
         }
         // `sev_es_validate_asid`: an SEV-ES guest below min_sev_asid, an SEV guest from it up.
-        if (g.policy & crate::model::firmware::sev::guest::policy::ES != 0)
+        if (g.policy & crate::model::firmware::sev::context::policy::ES != 0)
             != (asid < self.min_sev_asid)
         {
             return Err(fw::INVALID_ASID);

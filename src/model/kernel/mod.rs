@@ -6,6 +6,7 @@
 
 pub(crate) mod devsev;
 pub(crate) mod platform;
+pub(crate) mod seam;
 pub(crate) mod uaccess;
 pub(crate) mod vm;
 pub(crate) mod vm_cmds;

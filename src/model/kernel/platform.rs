@@ -8,13 +8,11 @@ use crate::model::firmware::crypto::{ModelRng, kdf};
 use crate::model::firmware::identity::Identity;
 use crate::model::firmware::store::Store;
 use crate::model::firmware::{Firmware, lock};
-use crate::model::kernel::vm::ModelVm;
 use crate::status::Command;
-use crate::transport::{Backend, Errno, PlatformTransport, VmTransport};
-use crate::uapi::sev_issue_cmd;
+use crate::transport::Errno;
 use rand_core::RngCore;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
 use zeroize::Zeroizing;
 
 /// KVM's view of one ASID (`sev_asid_bitmap` / `sev_reclaim_asid_bitmap`).
@@ -33,7 +31,7 @@ enum KvmAsid {
 /// `kvm->lock` does.
 pub struct ModelPlatform {
     pub(crate) config: ModelConfig,
-    fd: OwnedFd,
+    pub(crate) fd: OwnedFd,
     pub(crate) fw: Firmware,
     /// The SNP half of the firmware.
     pub(crate) snp: crate::model::snp::SnpFw,
@@ -136,25 +134,6 @@ impl ModelPlatform {
         self.fw.chip.id
     }
 
-    /// A model VM of a given KVM VM type (`KVM_X86_DEFAULT_VM` 0: legacy `KVM_SEV_INIT` /
-    /// `KVM_SEV_ES_INIT`; `KVM_X86_SEV_VM` 2 / `KVM_X86_SEV_ES_VM` 3: `KVM_SEV_INIT2`),
-    /// refusing the other INIT flavour with `EINVAL` as KVM does. Other types: `EINVAL`.
-    /// ([`PlatformTransport::create_vm`] makes an untyped VM that accepts every flavour;
-    /// `INIT2` then makes a plain SEV guest.)
-    pub fn create_vm_of_type(self: &Arc<Self>, vm_type: u64) -> Result<ModelVm, Errno> {
-        // (KVM_X86_SNP_VM: see `create_snp_vm`.)
-        match vm_type {
-            0 | 2 | 3 => Ok(ModelVm::new(self.clone(), -1, Some(vm_type))),
-            _ => Err(libc::EINVAL),
-        }
-    }
-
-    /// A model SNP VM (`KVM_X86_SNP_VM`); `vm_fd` is the caller's fd it stands beside (-1
-    /// for none).
-    pub fn create_snp_vm(self: &Arc<Self>, vm_fd: RawFd) -> crate::model::snp::SnpVm {
-        crate::model::snp::SnpVm::new(self.clone(), vm_fd)
-    }
-
     /// `sev_asid_new`: a free ASID; when none is left, recycle the reclaimable ones after a
     /// DF_FLUSH (WBINVD assumed), as KVM does; `EBUSY` if still none.
     pub(crate) fn asid_new(&self, es: bool) -> Result<u32, Errno> {
@@ -185,50 +164,6 @@ impl ModelPlatform {
             if *s == KvmAsid::Used {
                 *s = KvmAsid::Reclaim;
             }
-        }
-    }
-}
-
-impl PlatformTransport for ModelPlatform {
-    unsafe fn sev_issue_cmd(&self, cmd: &mut sev_issue_cmd) -> Result<(), Errno> {
-        crate::model::firmware::clear_store_error();
-        self.issue(cmd)
-    }
-
-    fn sev_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
-    fn backend(&self) -> Backend {
-        Backend::Model
-    }
-
-    fn create_vm(self: Arc<Self>) -> Result<Box<dyn VmTransport>, Errno> {
-        Ok(Box::new(ModelVm::new(self, -1, None)))
-    }
-
-    fn attach_vm(self: Arc<Self>, vm_fd: RawFd) -> Result<Box<dyn VmTransport>, Errno> {
-        Ok(Box::new(ModelVm::new(self, vm_fd, None)))
-    }
-
-    fn create_vm_typed(self: Arc<Self>, vm_type: u64) -> Result<Box<dyn VmTransport>, Errno> {
-        if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
-            return Ok(Box::new(self.create_snp_vm(-1)));
-        }
-        Ok(Box::new(ModelPlatform::create_vm_of_type(&self, vm_type)?))
-    }
-
-    fn attach_vm_typed(
-        self: Arc<Self>,
-        vm_fd: RawFd,
-        vm_type: u64,
-    ) -> Result<Box<dyn VmTransport>, Errno> {
-        if vm_type == crate::uapi::snp::KVM_X86_SNP_VM {
-            return Ok(Box::new(self.create_snp_vm(vm_fd)));
-        }
-        match vm_type {
-            0 | 2 | 3 => Ok(Box::new(ModelVm::new(self, vm_fd, Some(vm_type)))),
-            _ => Err(libc::EINVAL),
         }
     }
 }

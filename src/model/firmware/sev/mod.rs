@@ -3,5 +3,6 @@
 //! (`migrate`).
 
 pub(crate) mod channel;
+pub(crate) mod context;
 pub(crate) mod guest;
 pub(crate) mod migrate;
