@@ -120,6 +120,15 @@ int main(void) {
     for (i = 0; i < sizeof ld; i++)
         printf("%02x", ld[i]);
     printf("\n");
+    {
+        uint8_t rd[64] = {0}, report[LIBSEV_SNP_REPORT_LEN];
+        memcpy(rd, "demo nonce", 10);
+        must(libsev_snp_guest_model_report(g, rd, 0, report, &err), "MSG_REPORT_REQ");
+        printf("attestation report (version %u, signed by the model VCEK): MEASUREMENT ", le32(report));
+        for (i = 0x90; i < 0xC0; i++)
+            printf("%02x", report[i]);
+        printf("\n");
+    }
     if (secrets_gpa != 0) {
         must(libsev_snp_guest_model_read_page(g, secrets_gpa, secrets, &err), "secrets page");
         printf("guest's secrets page: version %u, VMPCK0 %s\n", le32(secrets),

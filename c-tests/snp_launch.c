@@ -188,6 +188,18 @@ static void test_ovmf_launches(libsev_platform *p) {
             CHECK(le32(secrets) == 3);                 /* secrets page version */
             CHECK(!all_bytes(secrets + 0x20, 32, 0)); /* VMPCK0 */
         }
+    {
+        /* A report as the guest obtains it: report data, measurement, signed (r, s non-zero). */
+        uint8_t rd[64], report[LIBSEV_SNP_REPORT_LEN];
+        memset(rd, 0xC5, sizeof rd);
+        MUST_E(err, libsev_snp_guest_model_report(g, rd, 0, report, &err));
+        CHECK(le32(report) == 2);
+        CHECK(memcmp(report + 0x50, rd, 64) == 0);
+        CHECK(memcmp(report + 0x90, ld1, 48) == 0);
+        CHECK(!all_bytes(report + 0x2A0, 48, 0) && !all_bytes(report + 0x2E8, 48, 0));
+        /* VMPL 0 requested through VMPCK0 is fine; NULL report data is refused. */
+        CHECK_ST_E(err, libsev_snp_guest_model_report(g, NULL, 0, report, &err), LIBSEV_STATUS_NULL_ARGUMENT);
+    }
     libsev_snp_guest_free(g);
     g = new_guest(p, 1);
     launch_ovmf(g, img, n, s, ns);

@@ -204,6 +204,11 @@
 #define LIBSEV_SNP_POLICY_DEFAULT 196608
 
 /**
+ * Size of an SNP attestation report.
+ */
+#define LIBSEV_SNP_REPORT_LEN 1184
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -2197,6 +2202,25 @@ libsev_status libsev_snp_model_wrap_vlek(const struct libsev_platform *platform,
                                          uint64_t tcb,
                                          uint8_t *out,
                                          struct libsev_error *err);
+
+/**
+ * Model only: an attestation report as the guest obtains it — a MSG_REPORT_REQ with
+ * `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
+ * through KVM's guest request to the firmware, the response decrypted — written to `out`
+ * (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
+ * REPORTED_TCB (or the loaded VLEK). A refusal inside the response (e.g. `vmpl` below 0's
+ * VMPCK, no VLEK) is `LIBSEV_STATUS_FW_*` with that status; so is a failed command.
+ *
+ * # Safety
+ * `guest` NULL or live; `report_data` NULL or 64 readable bytes; `out` NULL or 1184 writable
+ * bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_report(struct libsev_snp_guest *guest,
+                                            const uint8_t *report_data,
+                                            uint32_t vmpl,
+                                            uint8_t *out,
+                                            struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -513,3 +513,41 @@ const _: () = assert!(
         && LIBSEV_SNP_PAGE_CPUID == page_type::CPUID
         && LIBSEV_SNP_POLICY_DEFAULT == crate::uapi::snp::policy::DEFAULT
 );
+
+/// Size of an SNP attestation report.
+pub const LIBSEV_SNP_REPORT_LEN: usize = 0x4A0;
+
+/// Model only: an attestation report as the guest obtains it — a MSG_REPORT_REQ with
+/// `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
+/// through KVM's guest request to the firmware, the response decrypted — written to `out`
+/// (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
+/// REPORTED_TCB (or the loaded VLEK). A refusal inside the response (e.g. `vmpl` below 0's
+/// VMPCK, no VLEK) is `LIBSEV_STATUS_FW_*` with that status; so is a failed command.
+///
+/// # Safety
+/// `guest` NULL or live; `report_data` NULL or 64 readable bytes; `out` NULL or 1184 writable
+/// bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_model_report(
+    guest: *mut libsev_snp_guest,
+    report_data: *const u8,
+    vmpl: u32,
+    out: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    with_guest(guest, err, |g| {
+        let rd = array_in::<64>(report_data, "report_data")?;
+        need_mut(out, "out")?;
+        let vm = g
+            .model_vm()
+            .ok_or_else(|| model_only("a guest's attestation report"))?;
+        let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
+        let (status, report) = vm
+            .guest_report(&rd, vmpl, 0, 0)
+            .map_err(|fw| Error::from_command(c, libc::EIO, fw))?;
+        if status != 0 {
+            return Err(Error::from_command(c, libc::EIO, status));
+        }
+        array_out(out, &report, "out")
+    })
+}

@@ -450,13 +450,19 @@ fn attestation_report_through_the_guest_message_path() {
     let mut g = guest(&p);
     g.launch_start(policy::DEFAULT, [0; 16]).unwrap();
     let mut page = vec![0u8; 4096];
-    g.launch_update(0x2000, &mut page, page_type::SECRETS).unwrap();
+    g.launch_update(0x2000, &mut page, page_type::SECRETS)
+        .unwrap();
     let mut code = vec![0x90u8; 8192];
-    g.launch_update(0x10000, &mut code, page_type::NORMAL).unwrap();
+    g.launch_update(0x10000, &mut code, page_type::NORMAL)
+        .unwrap();
     let vm = g.model_vm().unwrap();
     // Before LAUNCH_FINISH: INVALID_GUEST_STATE.
     assert_eq!(vm.guest_report(&[1; 64], 0, 0, 0).unwrap_err(), 0x02);
-    g.launch_finish(&SnpFinish { host_data: [0x33; 32], ..Default::default() }).unwrap();
+    g.launch_finish(&SnpFinish {
+        host_data: [0x33; 32],
+        ..Default::default()
+    })
+    .unwrap();
     let vm = g.model_vm().unwrap();
     let m = p.model().unwrap();
     let (status, r) = vm.guest_report(&[0xAB; 64], 1, 0, 0).unwrap();
@@ -474,10 +480,16 @@ fn attestation_report_through_the_guest_message_path() {
     assert_eq!(u32_at(0x48) >> 2 & 7, 0, "signed by the VCEK");
     let be = |o: usize| -> [u8; 48] { std::array::from_fn(|i| r[o + 47 - i]) };
     let sig = Signature::from_scalars(be(0x2A0), be(0x2E8)).unwrap();
-    m.snp_vcek_public(m.snp_reported_tcb()).verify(&r[..0x2A0], &sig).expect("VCEK signature");
+    m.snp_vcek_public(m.snp_reported_tcb())
+        .verify(&r[..0x2A0], &sig)
+        .expect("VCEK signature");
     let mut t = r.clone();
     t[0x90] ^= 1;
-    assert!(m.snp_vcek_public(m.snp_reported_tcb()).verify(&t[..0x2A0], &sig).is_err());
+    assert!(
+        m.snp_vcek_public(m.snp_reported_tcb())
+            .verify(&t[..0x2A0], &sig)
+            .is_err()
+    );
     // Payload-level refusals come back in the response's STATUS: VMPL below the VMPCK, a VLEK
     // that is not loaded.
     assert_eq!(vm.guest_report(&[0; 64], 0, 1, 0).unwrap().0, 0x16);
@@ -495,6 +507,9 @@ fn attestation_report_through_the_guest_message_path() {
     p.snp_set_config(0, true, true).unwrap();
     let (status, r) = vm.guest_report(&[0; 64], 0, 0, 0).unwrap();
     assert_eq!(status, 0);
-    assert_eq!(u32::from_le_bytes(r[0x48..0x4C].try_into().unwrap()) >> 2 & 7, 7);
+    assert_eq!(
+        u32::from_le_bytes(r[0x48..0x4C].try_into().unwrap()) >> 2 & 7,
+        7
+    );
     assert!(r[0x2A0..].iter().all(|b| *b == 0) && r[0x1A0..0x1E0].iter().all(|b| *b == 0));
 }

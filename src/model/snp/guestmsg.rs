@@ -75,7 +75,12 @@ pub fn open(key: &[u8; 32], msg: &[u8]) -> Option<Vec<u8>> {
     let seqno = u64::from_le_bytes(msg[0x20..0x28].try_into().ok()?);
     let mut body = msg.get(HDR..HDR + size)?.to_vec();
     gcm(key)
-        .decrypt_in_place_detached(Nonce::from_slice(&iv(seqno)), &msg[0x30..0x60], &mut body, Tag::from_slice(&msg[..16]))
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&iv(seqno)),
+            &msg[0x30..0x60],
+            &mut body,
+            Tag::from_slice(&msg[..16]),
+        )
         .ok()?;
     Some(body)
 }
@@ -84,12 +89,22 @@ impl SnpFw {
     /// The VCEK for a TCB: one key per (chip, TCB).
     pub(crate) fn vcek(&self, tcb: u64) -> SigningKey {
         let mut seed = Zeroizing::new([0u8; 48]);
-        kdf(&self.chip_secret[..], b"libsev-model-vcek-hash-stick", &tcb.to_le_bytes(), &mut seed[..]);
+        kdf(
+            &self.chip_secret[..],
+            b"libsev-model-vcek-hash-stick",
+            &tcb.to_le_bytes(),
+            &mut seed[..],
+        );
         key_from_seed(&seed[..], b"sev-versioned-chip-endorsement-key")
     }
 
     /// SNP_GUEST_REQUEST: `req` is the guest's request page; the response page on success.
-    pub(crate) fn guest_request(&self, gctx: u32, req: &[u8; 4096], chip_id: &[u8; 64]) -> FwResult<Vec<u8>> {
+    pub(crate) fn guest_request(
+        &self,
+        gctx: u32,
+        req: &[u8; 4096],
+        chip_id: &[u8; 64],
+    ) -> FwResult<Vec<u8>> {
         let g = self.guest_ctx(gctx)?;
         let mut g = lock(&g);
         if g.state != super::fw::GState::Running {
@@ -122,7 +137,13 @@ impl SnpFw {
     }
 
     /// MSG_REPORT_RSP payload for a MSG_REPORT_REQ payload.
-    fn report_rsp(&self, g: &super::fw::Gctx, p: &[u8], msg_vmpck: u32, chip_id: &[u8; 64]) -> Vec<u8> {
+    fn report_rsp(
+        &self,
+        g: &super::fw::Gctx,
+        p: &[u8],
+        msg_vmpck: u32,
+        chip_id: &[u8; 64],
+    ) -> Vec<u8> {
         let mut rsp = vec![0u8; REPORT_RSP_LEN];
         let status = |rsp: &mut Vec<u8>, s: u32| {
             rsp[..4].copy_from_slice(&s.to_le_bytes());
@@ -140,9 +161,16 @@ impl SnpFw {
             return rsp;
         }
         let s = lock(&self.st);
-        let vlek = s.vlek.as_ref().map(|(stick, _)| key_from_seed(&stick[..], b"sev-versioned-loaded-attestation-key"));
+        let vlek = s
+            .vlek
+            .as_ref()
+            .map(|(stick, _)| key_from_seed(&stick[..], b"sev-versioned-loaded-attestation-key"));
         let key_sel = sel & 3;
-        if key_sel == 3 || (key_sel == 2 && vlek.is_none()) || (key_sel == 1 && g.vcek_dis) || (key_sel == 0 && g.vcek_dis && vlek.is_none()) {
+        if key_sel == 3
+            || (key_sel == 2 && vlek.is_none())
+            || (key_sel == 1 && g.vcek_dis)
+            || (key_sel == 0 && g.vcek_dis && vlek.is_none())
+        {
             status(&mut rsp, INVALID_KEY);
             return rsp;
         }

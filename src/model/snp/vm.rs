@@ -159,15 +159,27 @@ impl SnpVm {
     /// secrets page, its own sequence number, the request through [`SnpVm::guest_request`],
     /// the response decrypted. `Ok((status, report))`: the response's STATUS and report
     /// (0x4A0 bytes); `Err(firmware status)` when the command itself failed.
-    pub fn guest_report(&self, report_data: &[u8; 64], vmpl: u32, vmpck: u8, key_sel: u32) -> Result<(u32, Vec<u8>), u32> {
+    pub fn guest_report(
+        &self,
+        report_data: &[u8; 64],
+        vmpl: u32,
+        vmpck: u8,
+        key_sel: u32,
+    ) -> Result<(u32, Vec<u8>), u32> {
         use super::guestmsg::{MSG_REPORT_REQ, open, seal};
         let (key, seqno) = {
             let k = lock(&self.k);
             let gpa = k.secrets_gpa.ok_or(crate::status::fw::INVALID_PARAM)?;
-            let page = k.mem.get(&(gpa >> 12)).ok_or(crate::status::fw::INVALID_PARAM)?;
+            let page = k
+                .mem
+                .get(&(gpa >> 12))
+                .ok_or(crate::status::fw::INVALID_PARAM)?;
             let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
             let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
-            (zeroize::Zeroizing::new(key), k.guest_seqno[vmpck as usize & 3] + 1)
+            (
+                zeroize::Zeroizing::new(key),
+                k.guest_seqno[vmpck as usize & 3] + 1,
+            )
         };
         let mut p = [0u8; 0x60];
         p[..64].copy_from_slice(report_data);
