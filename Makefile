@@ -139,7 +139,7 @@ bench:
 # Fuzzing (not part of `check`): cargo-fuzz with the stable toolchain via RUSTC_BOOTSTRAP=1
 # (see src/fuzz/run.sh). Seeds are generated from the shared test data at run time.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= chain launch_start launch_secret receive_update ffi_lengths dbg
+FUZZ_TARGETS ?= chain launch_start launch_secret receive_update ffi_lengths dbg snp_cert snp_report
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked

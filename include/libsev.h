@@ -139,6 +139,125 @@
 #define LIBSEV_FEATURE_STATE_DIR 5
 
 /**
+ * `libsev_snp_policy.expect` bits: which expected values are set (unset ones are not checked).
+ */
+#define LIBSEV_SNP_EXPECT_MEASUREMENT (1 << 0)
+
+#define LIBSEV_SNP_EXPECT_HOST_DATA (1 << 1)
+
+#define LIBSEV_SNP_EXPECT_ID_KEY_DIGEST (1 << 2)
+
+/**
+ * Also requires KEY_INFO.AUTHOR_KEY_EN = 1.
+ */
+#define LIBSEV_SNP_EXPECT_AUTHOR_KEY_DIGEST (1 << 3)
+
+#define LIBSEV_SNP_EXPECT_FAMILY_ID (1 << 4)
+
+#define LIBSEV_SNP_EXPECT_IMAGE_ID (1 << 5)
+
+#define LIBSEV_SNP_EXPECT_REPORT_DATA (1 << 6)
+
+#define LIBSEV_SNP_EXPECT_VMPL (1 << 7)
+
+#define LIBSEV_SNP_EXPECT_MIN_GUEST_SVN (1 << 8)
+
+/**
+ * `policy_allowed` applies (otherwise any POLICY bit beyond `policy_required` is accepted).
+ */
+#define LIBSEV_SNP_EXPECT_POLICY_ALLOWED (1 << 9)
+
+#define LIBSEV_SNP_EXPECT_PLATFORM_INFO_ALLOWED (1 << 10)
+
+#define LIBSEV_SNP_EXPECT_MIN_TCB (1 << 11)
+
+#define LIBSEV_SNP_EXPECT_MIN_LAUNCH_TCB (1 << 12)
+
+#define LIBSEV_SNP_EXPECT_MIN_FIRMWARE (1 << 13)
+
+#define LIBSEV_SNP_EXPECT_REPORT_ID (1 << 14)
+
+#define LIBSEV_SNP_EXPECT_REPORT_ID_MA (1 << 15)
+
+/**
+ * Accept COMMITTED_TCB/version below CURRENT (provisional firmware).
+ */
+#define LIBSEV_SNP_ALLOW_PROVISIONAL_FIRMWARE (1 << 16)
+
+/**
+ * Accept a masked (zero) CHIP_ID with a VCEK.
+ */
+#define LIBSEV_SNP_ALLOW_MASKED_CHIP_ID (1 << 17)
+
+/**
+ * Size of `libsev_snp_verdict.message`, including the terminating NUL.
+ */
+#define LIBSEV_SNP_VERDICT_MESSAGE_LEN 1024
+
+/**
+ * Bits of `libsev_snp_verdict.failed` (see `libsev_snp_check_name`).
+ */
+#define LIBSEV_SNP_CHECK_SIGNATURE (1 << 0)
+
+#define LIBSEV_SNP_CHECK_SIGNATURE_ALGO (1 << 1)
+
+#define LIBSEV_SNP_CHECK_SIGNING_KEY (1 << 2)
+
+#define LIBSEV_SNP_CHECK_GENERATION (1 << 3)
+
+#define LIBSEV_SNP_CHECK_CHIP_ID (1 << 4)
+
+#define LIBSEV_SNP_CHECK_REPORTED_TCB (1 << 5)
+
+#define LIBSEV_SNP_CHECK_CURRENT_TCB (1 << 6)
+
+#define LIBSEV_SNP_CHECK_COMMITTED_TCB (1 << 7)
+
+#define LIBSEV_SNP_CHECK_LAUNCH_TCB (1 << 8)
+
+#define LIBSEV_SNP_CHECK_MINIMUM_TCB (1 << 9)
+
+#define LIBSEV_SNP_CHECK_MEASUREMENT (1 << 10)
+
+#define LIBSEV_SNP_CHECK_HOST_DATA (1 << 11)
+
+#define LIBSEV_SNP_CHECK_ID_KEY_DIGEST (1 << 12)
+
+#define LIBSEV_SNP_CHECK_AUTHOR_KEY_DIGEST (1 << 13)
+
+#define LIBSEV_SNP_CHECK_FAMILY_ID (1 << 14)
+
+#define LIBSEV_SNP_CHECK_IMAGE_ID (1 << 15)
+
+#define LIBSEV_SNP_CHECK_GUEST_SVN (1 << 16)
+
+#define LIBSEV_SNP_CHECK_POLICY (1 << 17)
+
+#define LIBSEV_SNP_CHECK_VMPL (1 << 18)
+
+#define LIBSEV_SNP_CHECK_REPORT_DATA (1 << 19)
+
+#define LIBSEV_SNP_CHECK_PLATFORM_INFO (1 << 20)
+
+#define LIBSEV_SNP_CHECK_REPORT_ID (1 << 21)
+
+#define LIBSEV_SNP_CHECK_REPORT_ID_MA (1 << 22)
+
+#define LIBSEV_SNP_CHECK_FIRMWARE_VERSION (1 << 23)
+
+/**
+ * `libsev_snp_measure.flags`: measured direct boot (QEMU `kernel-hashes=on`): `kernel`,
+ * `initrd` are hashed into OVMF's SNP_KERNEL_HASHES page.
+ */
+#define LIBSEV_SNP_MEASURE_KERNEL_HASHES 1
+
+/**
+ * `libsev_snp_measure.flags`: `cmdline` is given (`-append`); without it QEMU hashes a lone
+ * NUL.
+ */
+#define LIBSEV_SNP_MEASURE_CMDLINE 2
+
+/**
  * Size of an SNP launch digest.
  */
 #define LIBSEV_SNP_DIGEST_LEN 48
@@ -511,6 +630,19 @@ enum libsev_status
      */
     LIBSEV_STATUS_BAD_STATE_BLOB = 2007,
     /**
+     * A firmware image lacks what the launch needs (OVMF footer table, SEV-ES reset block,
+     * hash-table area for measured direct boot, SEV metadata).
+     */
+    LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
+    /**
+     * The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
+     */
+    LIBSEV_STATUS_BAD_REPORT = 2020,
+    /**
+     * An SEV-SNP report failed one or more checks (the verdict names each).
+     */
+    LIBSEV_STATUS_REPORT_CHECK_FAILED = 2021,
+    /**
      * The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
      */
     LIBSEV_STATUS_MODEL_CONFIG = 3000,
@@ -640,6 +772,54 @@ typedef uint32_t libsev_amd_generation;
 #endif // __cplusplus
 
 /**
+ * An AMD generation with SEV-SNP (its own ARK/ASK and TCB layout).
+ */
+enum libsev_snp_generation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Any generation (input) / not known (output).
+     */
+    LIBSEV_SNP_GEN_ANY = 0,
+    LIBSEV_SNP_GEN_MILAN = 1,
+    LIBSEV_SNP_GEN_GENOA = 2,
+    LIBSEV_SNP_GEN_TURIN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_snp_generation libsev_snp_generation;
+#else
+typedef uint32_t libsev_snp_generation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A certificate kind in an extended-report certificate table.
+ */
+enum libsev_snp_cert_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    LIBSEV_SNP_CERT_ARK = 0,
+    /**
+     * The ASK (or ASVK for a VLEK chain).
+     */
+    LIBSEV_SNP_CERT_ASK = 1,
+    LIBSEV_SNP_CERT_VCEK = 2,
+    LIBSEV_SNP_CERT_VLEK = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_snp_cert_kind libsev_snp_cert_kind;
+#else
+typedef uint32_t libsev_snp_cert_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Which operation a status belongs to (reported in `libsev_error.command` and in logs).
  *
  * Guest commands use KVM's `KVM_SEV_*` ids, platform commands `0x100 +` the `/dev/sev`
@@ -739,6 +919,11 @@ typedef struct libsev_owner_session libsev_owner_session;
  * `libsev_platform_last_error` reflects the most recent failure on any thread.
  */
 typedef struct libsev_platform libsev_platform;
+
+/**
+ * A verified SNP certificate chain (opaque). Immutable; safe to share between threads.
+ */
+typedef struct libsev_snp_chain libsev_snp_chain;
 
 /**
  * One SEV-SNP guest: a KVM VM of type `KVM_X86_SNP_VM` (libsev's or the caller's) or a model
@@ -957,6 +1142,201 @@ typedef struct libsev_probe_result {
      */
     struct libsev_probe_item sev_device;
 } libsev_probe_result;
+
+/**
+ * A TCB by component (`fmc` is meaningful on Turin and later only; 0 elsewhere).
+ */
+typedef struct libsev_snp_tcb {
+    uint8_t fmc;
+    uint8_t bootloader;
+    uint8_t tee;
+    uint8_t snp;
+    uint8_t microcode;
+} libsev_snp_tcb;
+
+/**
+ * What a verified chain is (filled by `libsev_snp_chain_info`).
+ */
+typedef struct libsev_snp_chain_facts {
+    /**
+     * `LIBSEV_ROOT_AMD` (1) or `LIBSEV_ROOT_TEST_ONLY` (2), as for legacy chains.
+     */
+    uint32_t root_kind;
+    /**
+     * A `libsev_snp_generation`.
+     */
+    uint32_t generation;
+    /**
+     * 0 = VCEK, 1 = VLEK (the KEY_INFO.SIGNING_KEY value a report must carry).
+     */
+    uint32_t leaf_kind;
+    /**
+     * The TCB the VCEK/VLEK was issued for.
+     */
+    struct libsev_snp_tcb tcb;
+    /**
+     * The VCEK's chip id (hwID), `hw_id_len` bytes (64, or 8 on Turin; 0 for a VLEK).
+     */
+    uint8_t hw_id[64];
+    uint32_t hw_id_len;
+} libsev_snp_chain_facts;
+
+/**
+ * What the owner expects of a report, as data. Zero-initialise it, set the fields you check
+ * and their `LIBSEV_SNP_EXPECT_*` bits in `expect`.
+ */
+typedef struct libsev_snp_policy {
+    /**
+     * `LIBSEV_SNP_EXPECT_*` and `LIBSEV_SNP_ALLOW_*` bits.
+     */
+    uint32_t expect;
+    uint32_t vmpl;
+    uint32_t min_guest_svn;
+    /**
+     * Firmware version minimum (major.minor, build) of CURRENT.
+     */
+    uint8_t min_fw_major;
+    uint8_t min_fw_minor;
+    uint8_t min_fw_build;
+    uint8_t reserved0;
+    /**
+     * POLICY bits that must be set (always checked; 0 requires nothing).
+     */
+    uint64_t policy_required;
+    /**
+     * POLICY bits that may be set (with `LIBSEV_SNP_EXPECT_POLICY_ALLOWED`).
+     */
+    uint64_t policy_allowed;
+    /**
+     * PLATFORM_INFO bits that must be set (always checked).
+     */
+    uint64_t platform_info_required;
+    uint64_t platform_info_allowed;
+    struct libsev_snp_tcb min_tcb;
+    struct libsev_snp_tcb min_launch_tcb;
+    uint8_t measurement[48];
+    uint8_t host_data[32];
+    uint8_t id_key_digest[48];
+    uint8_t author_key_digest[48];
+    uint8_t family_id[16];
+    uint8_t image_id[16];
+    uint8_t report_data[64];
+    uint8_t report_id[32];
+    uint8_t report_id_ma[32];
+} libsev_snp_policy;
+
+/**
+ * The outcome of `libsev_snp_report_verify`.
+ */
+typedef struct libsev_snp_verdict {
+    /**
+     * One `LIBSEV_SNP_CHECK_*` bit per failed check; 0 when every check passed.
+     */
+    uint64_t failed;
+    /**
+     * The report's VERSION.
+     */
+    uint32_t report_version;
+    /**
+     * The report's VMPL, GUEST_SVN and POLICY (convenience copies of verified fields).
+     */
+    uint32_t vmpl;
+    uint32_t guest_svn;
+    uint32_t reserved0;
+    uint64_t policy;
+    struct libsev_snp_tcb current_tcb;
+    struct libsev_snp_tcb reported_tcb;
+    uint8_t measurement[48];
+    uint8_t report_data[64];
+    /**
+     * NUL-terminated: each failed check as "name: reason", separated by "; " (truncated to
+     * fit); "every check passed" otherwise.
+     */
+    char message[LIBSEV_SNP_VERDICT_MESSAGE_LEN];
+} libsev_snp_verdict;
+
+/**
+ * The inputs and outputs of `libsev_snp_id_block_sign`.
+ */
+typedef struct libsev_snp_id_block {
+    /**
+     * In: the expected launch digest (`libsev_snp_expected_measurement`).
+     */
+    uint8_t ld[48];
+    uint8_t family_id[16];
+    uint8_t image_id[16];
+    uint32_t guest_svn;
+    /**
+     * In: VERSION (tools write 1).
+     */
+    uint32_t version;
+    /**
+     * In: exactly the policy the VMM passes to SNP_LAUNCH_START.
+     */
+    uint64_t policy;
+    /**
+     * Out: the 96-byte ID block for SNP_LAUNCH_FINISH.
+     */
+    uint8_t id_block[96];
+    /**
+     * Out: the 4096-byte ID authentication information.
+     */
+    uint8_t id_auth[4096];
+    /**
+     * Out: SHA-384 of the ID public-key structure (the report's ID_KEY_DIGEST).
+     */
+    uint8_t id_key_digest[48];
+    /**
+     * Out: the report's AUTHOR_KEY_DIGEST (zero without an author key).
+     */
+    uint8_t author_key_digest[48];
+    /**
+     * Out: 1 when an author key signed (pass `auth_key_en = 1` to SNP_LAUNCH_FINISH).
+     */
+    uint32_t author_key_en;
+} libsev_snp_id_block;
+
+/**
+ * What an SNP launch digest depends on (`libsev_snp_expected_measurement`).
+ */
+typedef struct libsev_snp_measure {
+    /**
+     * The OVMF image exactly as launched (a multiple of 4096 bytes, mapped to end at 4 GiB;
+     * e.g. `OVMF_CODE.fd` used as `-bios`).
+     */
+    const uint8_t *ovmf;
+    size_t ovmf_len;
+    /**
+     * Number of vCPUs (1 to 512).
+     */
+    uint32_t vcpus;
+    /**
+     * The vCPU model's CPUID(1).EAX signature (QEMU profile: RDX at reset), e.g. 0x00800F12
+     * for EPYC-v4, 0x00A00F11 for EPYC-Milan, 0x00A10F10 for EPYC-Genoa.
+     */
+    uint32_t vcpu_signature;
+    /**
+     * The VMM profile: 0 = QEMU, 1 = EC2, 2 = GCE (the values of `LIBSEV_VMM_*`).
+     */
+    uint32_t vmm;
+    /**
+     * `LIBSEV_SNP_MEASURE_*` bits.
+     */
+    uint32_t flags;
+    /**
+     * SEV_FEATURES of the VMSAs (SNPActive is always added): 0x1, or 0x21 with DebugSwap.
+     */
+    uint64_t guest_features;
+    const uint8_t *kernel;
+    size_t kernel_len;
+    const uint8_t *initrd;
+    size_t initrd_len;
+    /**
+     * The command line without its terminating NUL.
+     */
+    const uint8_t *cmdline;
+    size_t cmdline_len;
+} libsev_snp_measure;
 
 /**
  * `SNP_PLATFORM_STATUS` as `libsev_snp_platform_status` returns it.
@@ -1985,6 +2365,132 @@ bool libsev_has_feature(uint32_t feature);
  * `out` must be NULL or writable.
  */
 LIBSEV_MUST_USE libsev_status libsev_probe(struct libsev_probe_result *out);
+
+/**
+ * Verify an SNP certificate chain `leaf` (VCEK or VLEK) ← `ask` (ASK or ASVK) ← `ark`
+ * (self-signed) and identify its root; on success `*out` receives a new chain handle (free it
+ * with `libsev_snp_chain_free`). Each certificate is DER or PEM.
+ *
+ * * `generation`: a `libsev_snp_generation` the chain must be of, or `LIBSEV_SNP_GEN_ANY`.
+ * * `flags`: 0 or `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (accept libsev's test-only SNP root — the
+ *   firmware model's; its private keys are public, so only in tests).
+ *
+ * The ARK must be one of AMD's SNP roots (Milan, Genoa, Turin), pinned by the SHA-384 of its
+ * DER. Statuses: `LIBSEV_STATUS_BAD_CERTIFICATE` (malformed, wrong key type, missing AMD
+ * extension), `LIBSEV_STATUS_CHAIN_BROKEN` (a certificate's issuer is not the next one),
+ * `LIBSEV_STATUS_BAD_SIGNATURE`, `LIBSEV_STATUS_UNKNOWN_ROOT` (not an AMD root, or not of the
+ * required generation), `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`. Nothing is written to `*out`
+ * on failure.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_verify(const uint8_t *ark,
+                                      size_t ark_len,
+                                      const uint8_t *ask,
+                                      size_t ask_len,
+                                      const uint8_t *leaf,
+                                      size_t leaf_len,
+                                      uint32_t generation,
+                                      uint32_t flags,
+                                      struct libsev_snp_chain **out,
+                                      struct libsev_error *err);
+
+/**
+ * Describe a verified chain.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_info(const struct libsev_snp_chain *chain,
+                                    struct libsev_snp_chain_facts *out,
+                                    struct libsev_error *err);
+
+/**
+ * Free a chain handle (NULL is a no-op).
+ *
+ * # Safety
+ * `chain` must be NULL or a handle from `libsev_snp_chain_verify`, not yet freed.
+ */
+void libsev_snp_chain_free(struct libsev_snp_chain *chain);
+
+/**
+ * Verify an attestation report (`report_len` must be 0x4A0 = 1184) against a verified chain
+ * and the owner's `policy`, and fill `*verdict` (always, when the report could be parsed).
+ *
+ * Checks: the ECDSA P-384 signature with the chain's VCEK/VLEK; SIGNATURE_ALGO; KEY_INFO's
+ * signing key vs. the chain's leaf; the report's generation vs. the chain's; CHIP_ID = the
+ * VCEK's hwID; REPORTED_TCB = the certificate's TCB; certificate TCB ≤ CURRENT_TCB;
+ * COMMITTED = CURRENT (unless provisional firmware is allowed); then every expected value of
+ * `policy`. Returns `LIBSEV_STATUS_OK` when every check passed,
+ * `LIBSEV_STATUS_REPORT_CHECK_FAILED` when some failed (their bits are in
+ * `verdict->failed`, reasons in `verdict->message`), `LIBSEV_STATUS_BAD_REPORT` when the bytes
+ * are not a report (length, version 2–5, non-zero reserved bytes; `*verdict` untouched).
+ * Versions 2, 3 (and 4) and 5 are understood.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_report_verify(const uint8_t *report,
+                                       size_t report_len,
+                                       const struct libsev_snp_chain *chain,
+                                       const struct libsev_snp_policy *policy,
+                                       struct libsev_snp_verdict *verdict,
+                                       struct libsev_error *err);
+
+/**
+ * The static name of one `LIBSEV_SNP_CHECK_*` bit ("measurement", "chip_id", ...), or
+ * "unknown" for anything else.
+ */
+const char *libsev_snp_check_name(uint64_t check);
+
+/**
+ * Copy the certificate of `kind` (a `libsev_snp_cert_kind`) out of an extended-report
+ * certificate table (24-byte entries {GUID, offset, length} ended by a zero entry). Buffer
+ * rule: `*out_len` receives the certificate's size; a NULL or short `buf` gives
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL`. A malformed table gives `LIBSEV_STATUS_BAD_CERTIFICATE`
+ * naming the fault; a table without that kind gives `LIBSEV_STATUS_CHAIN_BROKEN`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_cert_table_get(const uint8_t *table,
+                                        size_t table_len,
+                                        uint32_t kind,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
+
+/**
+ * Build and sign an ID block: fill `io`'s inputs, get `id_block`, `id_auth` and the digests
+ * back. `id_key` (required) and `author_key` (optional: NULL/0) are P-384 private keys as a
+ * 48-byte big-endian scalar, PKCS#8 or SEC1, DER or PEM. ECDSA signatures are deterministic
+ * (RFC 6979). Outputs are written only on success.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_id_block_sign(struct libsev_snp_id_block *io,
+                                       const uint8_t *id_key,
+                                       size_t id_key_len,
+                                       const uint8_t *author_key,
+                                       size_t author_key_len,
+                                       struct libsev_error *err);
+
+/**
+ * The report digest of a P-384 public key (SHA-384 of the SNP public-key structure), as
+ * ID_KEY_DIGEST/AUTHOR_KEY_DIGEST: `key` is an uncompressed SEC1 point (97 bytes) or a
+ * private key in any form `libsev_snp_id_block_sign` accepts. Writes 48 bytes to `digest`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_key_digest(const uint8_t *key,
+                                    size_t key_len,
+                                    uint8_t *digest,
+                                    struct libsev_error *err);
+
+/**
+ * Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
+ * metadata sections in table order, the kernel-hashes page if measured direct boot is on,
+ * then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
+ * when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
+ * given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * for a vCPU count, VMM or flag out of range. Nothing is written on failure.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
+                                              uint8_t *digest,
+                                              struct libsev_error *err);
 
 /**
  * Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on

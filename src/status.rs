@@ -166,6 +166,13 @@ pub enum libsev_status {
     LIBSEV_STATUS_CRYPTO_ERROR = 2006,
     /// Serialized owner or model state is malformed.
     LIBSEV_STATUS_BAD_STATE_BLOB = 2007,
+    /// A firmware image lacks what the launch needs (OVMF footer table, SEV-ES reset block,
+    /// hash-table area for measured direct boot, SEV metadata).
+    LIBSEV_STATUS_BAD_FIRMWARE_IMAGE = 2008,
+    /// The bytes are not an SEV-SNP attestation report (length, version, reserved bytes).
+    LIBSEV_STATUS_BAD_REPORT = 2020,
+    /// An SEV-SNP report failed one or more checks (the verdict names each).
+    LIBSEV_STATUS_REPORT_CHECK_FAILED = 2021,
 
     /// The firmware model configuration is invalid (`LIBSEV_PLATFORM`, seed, limits).
     LIBSEV_STATUS_MODEL_CONFIG = 3000,
@@ -248,6 +255,9 @@ impl libsev_status {
         Self::LIBSEV_STATUS_MEASUREMENT_MISMATCH,
         Self::LIBSEV_STATUS_CRYPTO_ERROR,
         Self::LIBSEV_STATUS_BAD_STATE_BLOB,
+        Self::LIBSEV_STATUS_BAD_FIRMWARE_IMAGE,
+        Self::LIBSEV_STATUS_BAD_REPORT,
+        Self::LIBSEV_STATUS_REPORT_CHECK_FAILED,
         Self::LIBSEV_STATUS_MODEL_CONFIG,
         Self::LIBSEV_STATUS_MODEL_STATE_IO,
         Self::LIBSEV_STATUS_MODEL_STATE_CORRUPT,
@@ -353,6 +363,11 @@ impl libsev_status {
             LIBSEV_STATUS_MEASUREMENT_MISMATCH => "launch measurement does not match",
             LIBSEV_STATUS_CRYPTO_ERROR => "cryptographic operation failed",
             LIBSEV_STATUS_BAD_STATE_BLOB => "serialized state is malformed",
+            LIBSEV_STATUS_BAD_FIRMWARE_IMAGE => {
+                "firmware image lacks the tables the launch needs (not a suitable OVMF build)"
+            }
+            LIBSEV_STATUS_BAD_REPORT => "not an SEV-SNP attestation report",
+            LIBSEV_STATUS_REPORT_CHECK_FAILED => "the SEV-SNP report failed one or more checks",
             LIBSEV_STATUS_MODEL_CONFIG => "firmware model: invalid configuration",
             LIBSEV_STATUS_MODEL_STATE_IO => "firmware model: state directory I/O failed",
             LIBSEV_STATUS_MODEL_STATE_CORRUPT => "firmware model: state directory is damaged",

@@ -51,6 +51,8 @@ pub mod sev_user_cmd {
     pub const GET_ID2: u32 = 8;
 }
 
+pub mod vmsa;
+
 /// `KVM_MEMORY_ENCRYPT_OP` = `_IOWR(0xAE, 0xBA, unsigned long)`.
 pub const KVM_MEMORY_ENCRYPT_OP: u64 = 0xC008_AEBA;
 /// `KVM_MEMORY_ENCRYPT_REG_REGION` = `_IOR(0xAE, 0xBB, struct kvm_enc_region)`.

@@ -111,6 +111,11 @@ impl Guest {
         self.vm.vm_fd()
     }
 
+    /// The VM side of the transport seam.
+    pub(crate) fn transport(&self) -> &dyn VmTransport {
+        &*self.vm
+    }
+
     /// The firmware handle from `LAUNCH_START`/`RECEIVE_START` (0 before).
     pub fn handle(&self) -> u32 {
         self.handle

@@ -9,6 +9,7 @@
 //! Thread safety: a [`Platform`] is `Send + Sync` and may be shared by many guests on many
 //! threads. A [`Guest`] is used by one thread at a time (its commands take `&mut self`).
 
+mod es;
 mod guest;
 pub(crate) mod marshal;
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod amd;
 pub mod chain;
 pub mod roots;
 pub mod sev;
+pub mod snp;
 
 pub use amd::AmdCert;
 pub use sev::{Algo, SevCert, Usage};

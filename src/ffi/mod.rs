@@ -20,6 +20,7 @@ pub mod guest;
 pub mod model;
 pub mod owner;
 pub mod platform;
+pub mod snp_owner;
 pub mod snp;
 
 use crate::error::{Error, Result};

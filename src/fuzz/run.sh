@@ -15,7 +15,7 @@ out=${3:?output dir}
 tdir=${4:?cargo target dir}
 shift 4
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(chain launch_start launch_secret receive_update ffi_lengths dbg)
+[ ${#targets[@]} -gt 0 ] || targets=(chain launch_start launch_secret receive_update ffi_lengths dbg snp_cert snp_report)
 here=$(cd "$(dirname "$0")" && pwd)
 export RUSTC_BOOTSTRAP=1
 fuzz=(cargo fuzz)

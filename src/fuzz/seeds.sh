@@ -77,4 +77,26 @@ for f in 0 1 2 3; do
     { hex $f; le16 4000; le16 4100; le16 200; } | seed dbg "across-pages-$f"
     { hex $f; le16 3; le16 5; le16 40; head -c 40 "$td/rome/pdh.cert"; } | seed dbg "small-$f"
 done
+# SEV-SNP: the real certificates beside the SEV data (../snp), a zero report of each version.
+snp=$td/../snp
+if [ -d "$snp/builtin" ]; then
+    for gen in milan genoa turin; do
+        for c in ark ask; do
+            seed snp_cert "$gen-$c-pem" < "$snp/builtin/$gen/$c.pem"
+            openssl x509 -in "$snp/builtin/$gen/$c.pem" -outform der 2>/dev/null \
+                | seed snp_cert "$gen-$c-der" || true
+        done
+    done
+    seed snp_cert "turin-vcek" < "$snp/turin/vcek.der"
+    seed snp_cert "turin-ask-ark-pem" < "$snp/turin/ask_ark.pem"
+    # A certificate table holding the Turin VCEK: one entry, the terminator, the DER.
+    vlen=$(wc -c < "$snp/turin/vcek.der")
+    { hex 1; printf '\x63\xda\x75\x8d\xe6\x64\x45\x64\xad\xc5\xf4\xb9\x3b\xe8\xac\xcd';
+      le32 48; le32 "$vlen"; head -c 24 /dev/zero; cat "$snp/turin/vcek.der"; } \
+        | seed snp_report "cert-table-vcek"
+fi
+for v in 2 3 5; do
+    { hex 0; le32 $v; head -c 48 /dev/zero; le32 1; head -c 1128 /dev/zero; } \
+        | seed snp_report "report-v$v"
+done
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

@@ -88,6 +88,10 @@ pub(crate) struct Firmware {
     st: Mutex<FwState>,
     /// The model's AMD root (test only).
     pub(crate) ark: AmdCert,
+    /// The first SEV (non-ES) ASID; SEV-ES guests use `1..min_sev_asid`.
+    pub(crate) min_sev_asid: u32,
+    /// SEV-ES TMR checksum slots in use (`fw_es.rs`).
+    pub(crate) tmr_vmsa_used: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Lock a mutex, ignoring poisoning (a panic elsewhere leaves consistent data: every state
@@ -119,9 +123,12 @@ impl Firmware {
                 es: false,
                 ident,
                 guests: BTreeMap::new(),
-                asids: vec![AsidSt::Dirty; n_asids as usize + 1],
+                // SEV-ES ASIDs 1..=n, SEV ASIDs n+1..=2n.
+                asids: vec![AsidSt::Dirty; 2 * n_asids as usize + 1],
             }),
             ark,
+            tmr_vmsa_used: Default::default(),
+            min_sev_asid: n_asids + 1,
         }
     }
 
@@ -465,6 +472,10 @@ impl Firmware {
         }
         if slot == AsidSt::Dirty {
             return Err(fw::DF_FLUSH_REQUIRED);
+        }
+        // `sev_es_validate_asid`: an SEV-ES guest below min_sev_asid, an SEV guest from it up.
+        if (g.policy & super::guest::policy::ES != 0) != (asid < self.min_sev_asid) {
+            return Err(fw::INVALID_ASID);
         }
         let running = matches!(g.state, GState::Running | GState::SUpdate);
         g.act = if running { Act::Active } else { Act::Pending };

@@ -69,15 +69,19 @@ fn activation_errors() {
     f.init(true).unwrap();
     let a = started(&f);
     let b = started(&f);
+    // SEV guests use the ASIDs above the 4 SEV-ES ones: 5..=8.
+    let (s1, s2) = (5, 6);
     // After INIT every ASID is dirty.
-    assert_eq!(f.activate(a, 1), Err(fw::DF_FLUSH_REQUIRED));
+    assert_eq!(f.activate(a, s1), Err(fw::DF_FLUSH_REQUIRED));
     f.df_flush().unwrap();
     assert_eq!(f.activate(a, 0), Err(fw::INVALID_ASID));
-    assert_eq!(f.activate(a, 5), Err(fw::INVALID_ASID));
-    assert_eq!(f.activate(99, 1), Err(fw::INVALID_GUEST));
-    f.activate(a, 1).unwrap();
-    assert_eq!(f.activate(b, 1), Err(fw::ASID_OWNED));
-    assert_eq!(f.activate(a, 2), Err(fw::ACTIVE));
+    assert_eq!(f.activate(a, 9), Err(fw::INVALID_ASID));
+    // An SEV-ES ASID for an SEV guest.
+    assert_eq!(f.activate(a, 1), Err(fw::INVALID_ASID));
+    assert_eq!(f.activate(99, s1), Err(fw::INVALID_GUEST));
+    f.activate(a, s1).unwrap();
+    assert_eq!(f.activate(b, s1), Err(fw::ASID_OWNED));
+    assert_eq!(f.activate(a, s2), Err(fw::ACTIVE));
     // An active guest cannot be decommissioned; an inactive one cannot be deactivated.
     assert_eq!(f.decommission(a), Err(fw::ACTIVE));
     assert_eq!(f.deactivate(b), Err(fw::INACTIVE));
@@ -99,13 +103,13 @@ fn activation_errors() {
     }
     // A pending ASID goes back clean (reusable at once); a running one goes dirty.
     f.deactivate(a).unwrap();
-    f.activate(b, 1).unwrap();
+    f.activate(b, s1).unwrap();
     f.launch_finish(b).unwrap();
     f.deactivate(b).unwrap();
-    assert_eq!(f.activate(a, 1), Err(fw::DF_FLUSH_REQUIRED));
+    assert_eq!(f.activate(a, s1), Err(fw::DF_FLUSH_REQUIRED));
     f.df_flush().unwrap();
-    f.activate(a, 1).unwrap();
-    assert_eq!(f.guest_status(a).unwrap().1, 1);
+    f.activate(a, s1).unwrap();
+    assert_eq!(f.guest_status(a).unwrap().1, s1);
 }
 
 #[test]

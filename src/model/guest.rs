@@ -68,6 +68,8 @@ pub(crate) struct Guest {
     /// The launch digest saved at LAUNCH_MEASURE, for ATTESTATION.
     pub(crate) ld: Option<[u8; 32]>,
     pub(crate) ch: Channel,
+    /// SEV-ES: the VMSAs launched so far (`fw_es.rs`).
+    pub(crate) es: super::fw_es::EsVcpus,
 }
 
 /// A guest context behind its own lock.
@@ -80,6 +82,8 @@ impl Guest {
         self.act = Act::Inactive;
         self.ch = Channel::default();
         self.ld_ctx = None;
+        // Gives the VMSAs' TMR slots back.
+        self.es = Default::default();
     }
 }
 
@@ -186,6 +190,7 @@ impl Firmware {
             ld_ctx,
             ld: None,
             ch,
+            es: Default::default(),
         })
     }
 

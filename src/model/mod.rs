@@ -22,7 +22,12 @@
 //!   (KVM binds it at `KVM_SEV_INIT`), so running out is the firmware's RESOURCE_LIMIT at
 //!   LAUNCH_START / RECEIVE_START, not KVM's `EBUSY` at INIT. ASIDs of destroyed VMs are
 //!   reused after a DF_FLUSH, as KVM recycles them.
-//! * A model VM has no vCPUs (LAUNCH_UPDATE_VMSA has nothing to do). `create_vm` /
+//! * A model VM learns of its vCPUs through [`ModelVm::add_vcpu_fd`] (a real KVM vCPU, its
+//!   registers read at LAUNCH_UPDATE_VMSA) or [`ModelVm::add_vcpu_state`]; LAUNCH_UPDATE_VMSA
+//!   builds each VMSA as KVM does, measures and encrypts it (`vm_es.rs`, `fw_es.rs`).
+//! * SEV-ES guests get ASIDs below `min_sev_asid` and SEV guests from it up, as KVM
+//!   allocates them and the firmware's ACTIVATE checks them: the model has `asids` of each,
+//!   SEV-ES ASIDs `1..=asids`, SEV ASIDs `asids+1..=2*asids`. `create_vm` /
 //!   `attach_vm` make an untyped VM that accepts `KVM_SEV_INIT`, `KVM_SEV_ES_INIT` and
 //!   `KVM_SEV_INIT2` (plain SEV); [`ModelPlatform::create_vm_of_type`] makes a typed one.
 //! * The PSP driver initialises the platform with CONFIG.ES, as on SEV-ES capable parts.
@@ -38,6 +43,7 @@ mod channel;
 mod crypto;
 mod devsev;
 mod fw;
+mod fw_es;
 mod guest;
 mod identity;
 mod memcrypt;
@@ -50,6 +56,7 @@ mod store;
 mod uaccess;
 mod vm;
 mod vm_cmds;
+mod vm_es;
 mod vm_migrate;
 
 /// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
@@ -90,7 +97,7 @@ pub struct ModelConfig {
     pub api_minor: u8,
     pub build: u8,
     /// Number of SEV ASIDs (guests that can be active at once); running out gives
-    /// RESOURCE_LIMIT.
+    /// RESOURCE_LIMIT. The model has as many SEV-ES ASIDs again, below them.
     pub asids: u32,
 }
 

@@ -88,7 +88,7 @@ impl ModelPlatform {
         }
         Ok(ModelPlatform {
             fd: open_fd()?,
-            kvm_asids: Mutex::new(vec![KvmAsid::Free; config.asids as usize + 1]),
+            kvm_asids: Mutex::new(vec![KvmAsid::Free; 2 * config.asids as usize + 1]),
             driver: Mutex::new(()),
             config,
             fw,
@@ -155,10 +155,13 @@ impl ModelPlatform {
 
     /// `sev_asid_new`: a free ASID; when none is left, recycle the reclaimable ones after a
     /// DF_FLUSH (WBINVD assumed), as KVM does; `EBUSY` if still none.
-    pub(crate) fn asid_new(&self) -> Result<u32, Errno> {
+    pub(crate) fn asid_new(&self, es: bool) -> Result<u32, Errno> {
         let mut a = lock(&self.kvm_asids);
+        // SEV-ES ASIDs are below min_sev_asid, SEV ASIDs from it up.
+        let min_sev = self.fw.min_sev_asid as usize;
+        let range = if es { 1..min_sev } else { min_sev..a.len() };
         for retry in [true, false] {
-            if let Some(i) = (1..a.len()).find(|i| a[*i] == KvmAsid::Free) {
+            if let Some(i) = range.clone().find(|i| a[*i] == KvmAsid::Free) {
                 a[i] = KvmAsid::Used;
                 return Ok(i as u32);
             }

@@ -10,14 +10,17 @@
 //!   LAUNCH_UPDATE_DATA, never `EINVAL` for LAUNCH_SECRET's contiguity check).
 //! * The ASID is bound at LAUNCH_START / RECEIVE_START (not at `KVM_SEV_INIT`), so running
 //!   out of guest slots is the firmware's RESOURCE_LIMIT rather than KVM's `EBUSY`.
-//! * A model VM has no vCPUs: LAUNCH_UPDATE_VMSA has nothing to encrypt.
+//! * vCPUs are made known with `add_vcpu_fd` / `add_vcpu_state` (`vm_es.rs`); KVM knows its
+//!   own. `KVM_SEV_INIT2` accepts the VMSA feature DebugSwap for SEV-ES VMs.
 
 use super::FwResult;
 use super::fw::lock;
 use super::guest::Start;
 use super::platform::ModelPlatform;
 use super::uaccess::{Fail, copy_user_blob, issued, pin, read_struct, write_struct};
+use super::vm_es::MODEL_VMSA_FEATURES;
 use crate::transport::{Errno, PlatformTransport, VmTransport};
+use crate::uapi::vmsa::KvmInit;
 use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_init, kvm_sev_launch_start};
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,11 @@ pub(crate) struct VmState {
     pub(crate) fd: Option<RawFd>,
     /// Registered regions `(addr, size)`.
     pub(crate) regions: Vec<(u64, u64)>,
+    /// SEV-ES: the vCPUs in KVM index order (`vm_es.rs`).
+    pub(crate) vcpus: Vec<super::vm_es::ModelVcpu>,
+    /// SEV-ES: `KVM_SEV_ES_INIT` or `KVM_SEV_INIT2`, and the VMSA features KVM writes.
+    pub(crate) vmsa_init: crate::uapi::vmsa::KvmInit,
+    pub(crate) vmsa_features: u64,
 }
 
 /// One VM of the model. Thread safety: any thread may call; commands on one VM are
@@ -92,9 +100,11 @@ impl ModelVm {
         error: &mut u32,
         es: bool,
         init: &kvm_sev_init,
+        vmsa_init: KvmInit,
     ) -> KResult {
-        if init.flags != 0 || init.vmsa_features != 0 {
-            // No VMSA features are supported by the model.
+        // VMSA features: a subset of what the model's KVM supports, and none for plain SEV.
+        let supported = if es { MODEL_VMSA_FEATURES } else { 0 };
+        if init.flags != 0 || init.vmsa_features & !supported != 0 {
             return Err(Fail::Os(libc::EINVAL));
         }
         if init.ghcb_version > 2 || (!es && init.ghcb_version != 0) {
@@ -106,6 +116,8 @@ impl ModelVm {
         self.platform.platform_init(error)?;
         k.active = true;
         k.es = es;
+        k.vmsa_init = vmsa_init;
+        k.vmsa_features = init.vmsa_features;
         Ok(())
     }
 
@@ -117,7 +129,7 @@ impl ModelVm {
             ghcb_version: es as u16,
             ..Default::default()
         };
-        self.guest_init(k, error, es, &init)
+        self.guest_init(k, error, es, &init, KvmInit::EsInit)
     }
 
     fn init2(&self, k: &mut VmState, cmd: &mut kvm_sev_cmd) -> KResult {
@@ -127,14 +139,14 @@ impl ModelVm {
             Some(_) => return Err(Fail::Os(libc::EINVAL)),
         };
         let init: kvm_sev_init = read_struct(cmd.data)?;
-        self.guest_init(k, &mut cmd.error, es, &init)
+        self.guest_init(k, &mut cmd.error, es, &init, KvmInit::Init2)
     }
 
     /// `sev_bind_asid` after a successful LAUNCH_START / RECEIVE_START: ACTIVATE with this
     /// VM's ASID; on failure the new guest is decommissioned.
     fn bind(&self, k: &mut VmState, error: &mut u32, handle: u32) -> KResult {
         if k.asid == 0 {
-            match self.platform.asid_new() {
+            match self.platform.asid_new(k.es) {
                 Ok(a) => k.asid = a,
                 Err(e) => {
                     let _ = self.platform.fw.decommission(handle);
@@ -237,13 +249,7 @@ impl ModelVm {
             kvm_cmd::INIT2 => self.init2(k, cmd),
             kvm_cmd::LAUNCH_START => self.launch_start(k, cmd),
             kvm_cmd::LAUNCH_UPDATE_DATA => self.launch_update_data(k, cmd),
-            kvm_cmd::LAUNCH_UPDATE_VMSA => {
-                if !k.es {
-                    return Err(Fail::Os(libc::ENOTTY));
-                }
-                // No vCPUs in a model VM: no VMSA to launch.
-                Ok(())
-            }
+            kvm_cmd::LAUNCH_UPDATE_VMSA => self.launch_update_vmsa(k, cmd),
             kvm_cmd::LAUNCH_SECRET => self.launch_secret(k, cmd),
             kvm_cmd::LAUNCH_MEASURE => self.launch_measure(k, cmd),
             kvm_cmd::LAUNCH_FINISH => {
@@ -309,6 +315,13 @@ impl VmTransport for ModelVm {
 
     fn vm_fd(&self) -> RawFd {
         self.vm_fd
+    }
+
+    fn add_vcpu(&self, vcpu: crate::transport::VcpuRef<'_>) -> Result<(), Errno> {
+        match vcpu {
+            crate::transport::VcpuRef::Fd(fd) => self.add_vcpu_fd(fd),
+            crate::transport::VcpuRef::State(s) => self.add_vcpu_state(s),
+        }
     }
 }
 

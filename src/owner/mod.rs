@@ -16,9 +16,11 @@
 
 pub mod attestation;
 pub mod crypto;
+pub mod es;
 pub mod measurement;
 pub mod secret;
 pub mod session;
+pub mod snp;
 pub mod state;
 
 pub use attestation::{AttestationReport, verify_report};

@@ -55,7 +55,7 @@ fn kvm_refuses_before_init_twice_and_unknown_ids() {
     let mut i2 = kvm_sev_init::default();
     assert_eq!(op(&*vm, kvm_cmd::INIT2, &mut i2, -1), (Err(EINVAL), 0));
     // Typed VMs: INIT2 needs an SEV type and valid fields; legacy INIT refuses SEV types.
-    let t2 = p.create_vm_of_type(2).unwrap();
+    let t2 = sev::model::ModelPlatform::create_vm_of_type(&p, 2).unwrap();
     assert_eq!(op_raw(&t2, kvm_cmd::INIT, 0, -1), (Err(EINVAL), 0));
     let mut bad = kvm_sev_init {
         flags: 1,
@@ -68,9 +68,9 @@ fn kvm_refuses_before_init_twice_and_unknown_ids() {
     };
     assert_eq!(op(&t2, kvm_cmd::INIT2, &mut bad, -1), (Err(EINVAL), 0));
     assert_eq!(op(&t2, kvm_cmd::INIT2, &mut i2, -1), (Ok(()), 0));
-    let t0 = p.create_vm_of_type(0).unwrap();
+    let t0 = sev::model::ModelPlatform::create_vm_of_type(&p, 0).unwrap();
     assert_eq!(op(&t0, kvm_cmd::INIT2, &mut i2, -1), (Err(EINVAL), 0));
-    assert!(p.create_vm_of_type(5).is_err());
+    assert!(sev::model::ModelPlatform::create_vm_of_type(&p, 5).is_err());
 
     // After INIT but before LAUNCH_START no /dev/sev fd is stored: EBADF.
     let mut mem = Mem::new(4096);

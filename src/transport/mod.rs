@@ -13,7 +13,9 @@
 //! into `kvm_sev_cmd.error` / `sev_issue_cmd.error`.
 
 pub mod kvm;
+pub mod vcpu;
 
+use crate::uapi::vmsa::VcpuState;
 use crate::uapi::{kvm_enc_region, kvm_sev_cmd, sev_issue_cmd};
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -99,9 +101,29 @@ pub trait VmTransport: Send + Sync {
     /// The VM fd (the caller's, or the one created for it; -1 for a model VM without one).
     fn vm_fd(&self) -> RawFd;
 
+    /// Make a vCPU known for `LAUNCH_UPDATE_VMSA`, in vCPU index order. KVM already knows
+    /// the vCPUs created on its VM fd: the kernel transport only checks that a
+    /// [`VcpuRef::Fd`] is a KVM vCPU (`EBADF`/`EINVAL`) and refuses a [`VcpuRef::State`]
+    /// (`EOPNOTSUPP`: register state reaches KVM through the vCPU fd). The model records it.
+    fn add_vcpu(&self, vcpu: VcpuRef<'_>) -> Result<(), Errno> {
+        match vcpu {
+            VcpuRef::Fd(fd) => vcpu::check_vcpu_fd(fd),
+            VcpuRef::State(_) => Err(libc::EOPNOTSUPP),
+        }
+    }
+
     /// The model's SNP VM behind this transport, if it is one (model-only operations such as
     /// handing in vCPU VMSAs).
     fn model_snp(&self) -> Option<&crate::model::snp::SnpVm> {
         None
     }
+}
+
+/// A vCPU as a hypervisor describes it to libsev.
+#[derive(Debug, Clone, Copy)]
+pub enum VcpuRef<'a> {
+    /// A vCPU fd from `KVM_CREATE_VCPU` on a real KVM VM of this process.
+    Fd(RawFd),
+    /// A register state (no KVM vCPU behind it; the model only).
+    State(&'a VcpuState),
 }

@@ -203,7 +203,7 @@ impl SnpVm {
         if init.ghcb_version > 2 || !k.vcpus.is_empty() {
             return Err(Fail::Os(libc::EINVAL));
         }
-        let asid = self.platform.asid_new()?;
+        let asid = self.platform.asid_new(true)?;
         if let Err(e) = self.platform.platform_init(&mut cmd.error) {
             self.platform.asid_free(asid);
             return Err(e);
