@@ -197,7 +197,17 @@ static void test_ovmf_launches(libsev_platform *p) {
         CHECK(memcmp(report + 0x50, rd, 64) == 0);
         CHECK(memcmp(report + 0x90, ld1, 48) == 0);
         CHECK(!all_bytes(report + 0x2A0, 48, 0) && !all_bytes(report + 0x2E8, 48, 0));
-        /* VMPL 0 requested through VMPCK0 is fine; NULL report data is refused. */
+        {
+            size_t need = 0;
+            uint8_t *table;
+            CHECK_ST_E(err, libsev_snp_model_cert_table(p, NULL, 0, &need, &err), LIBSEV_STATUS_BUFFER_TOO_SMALL);
+            CHECK(need > 3 * 24);
+            table = malloc(need);
+            MUST_E(err, libsev_snp_model_cert_table(p, table, need, &need, &err));
+            CHECK(table[0] == 0xc0 && table[1] == 0xb4); /* the ARK's GUID, RFC 4122 order */
+            free(table);
+        }
+        /* NULL report data is refused. */
         CHECK_ST_E(err, libsev_snp_guest_model_report(g, NULL, 0, report, &err), LIBSEV_STATUS_NULL_ARGUMENT);
     }
     libsev_snp_guest_free(g);

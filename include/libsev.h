@@ -139,6 +139,76 @@
 #define LIBSEV_FEATURE_STATE_DIR 5
 
 /**
+ * Size of an SNP launch digest.
+ */
+#define LIBSEV_SNP_DIGEST_LEN 48
+
+/**
+ * Size of an SNP ID block.
+ */
+#define LIBSEV_SNP_ID_BLOCK_LEN 96
+
+/**
+ * Size of the SNP ID authentication information.
+ */
+#define LIBSEV_SNP_ID_AUTH_LEN 4096
+
+/**
+ * Size of LAUNCH_FINISH's host data.
+ */
+#define LIBSEV_SNP_HOST_DATA_LEN 32
+
+/**
+ * Size of LAUNCH_START's guest-OS-visible workarounds.
+ */
+#define LIBSEV_SNP_GOSVW_LEN 16
+
+/**
+ * Size of a VMSA and of a guest page.
+ */
+#define LIBSEV_SNP_PAGE_LEN 4096
+
+/**
+ * Size of a wrapped VLEK hash stick (SNP_VLEK_LOAD).
+ */
+#define LIBSEV_SNP_VLEK_WRAPPED_LEN 432
+
+/**
+ * SNP page type NORMAL (measured contents).
+ */
+#define LIBSEV_SNP_PAGE_NORMAL 1
+
+/**
+ * SNP page type ZERO (no source data; measured as zero contents).
+ */
+#define LIBSEV_SNP_PAGE_ZERO 3
+
+/**
+ * SNP page type UNMEASURED.
+ */
+#define LIBSEV_SNP_PAGE_UNMEASURED 4
+
+/**
+ * SNP page type SECRETS (the firmware fills it: VMPCKs).
+ */
+#define LIBSEV_SNP_PAGE_SECRETS 5
+
+/**
+ * SNP page type CPUID (validated; a refused page comes back corrected).
+ */
+#define LIBSEV_SNP_PAGE_CPUID 6
+
+/**
+ * QEMU's default SNP guest policy: SMT allowed, reserved bit 17 set.
+ */
+#define LIBSEV_SNP_POLICY_DEFAULT 196608
+
+/**
+ * Size of an SNP attestation report.
+ */
+#define LIBSEV_SNP_REPORT_LEN 1184
+
+/**
  * `libsev_snp_policy.expect` bits: which expected values are set (unset ones are not checked).
  */
 #define LIBSEV_SNP_EXPECT_MEASUREMENT (1 << 0)
@@ -256,76 +326,6 @@
  * NUL.
  */
 #define LIBSEV_SNP_MEASURE_CMDLINE 2
-
-/**
- * Size of an SNP launch digest.
- */
-#define LIBSEV_SNP_DIGEST_LEN 48
-
-/**
- * Size of an SNP ID block.
- */
-#define LIBSEV_SNP_ID_BLOCK_LEN 96
-
-/**
- * Size of the SNP ID authentication information.
- */
-#define LIBSEV_SNP_ID_AUTH_LEN 4096
-
-/**
- * Size of LAUNCH_FINISH's host data.
- */
-#define LIBSEV_SNP_HOST_DATA_LEN 32
-
-/**
- * Size of LAUNCH_START's guest-OS-visible workarounds.
- */
-#define LIBSEV_SNP_GOSVW_LEN 16
-
-/**
- * Size of a VMSA and of a guest page.
- */
-#define LIBSEV_SNP_PAGE_LEN 4096
-
-/**
- * Size of a wrapped VLEK hash stick (SNP_VLEK_LOAD).
- */
-#define LIBSEV_SNP_VLEK_WRAPPED_LEN 432
-
-/**
- * SNP page type NORMAL (measured contents).
- */
-#define LIBSEV_SNP_PAGE_NORMAL 1
-
-/**
- * SNP page type ZERO (no source data; measured as zero contents).
- */
-#define LIBSEV_SNP_PAGE_ZERO 3
-
-/**
- * SNP page type UNMEASURED.
- */
-#define LIBSEV_SNP_PAGE_UNMEASURED 4
-
-/**
- * SNP page type SECRETS (the firmware fills it: VMPCKs).
- */
-#define LIBSEV_SNP_PAGE_SECRETS 5
-
-/**
- * SNP page type CPUID (validated; a refused page comes back corrected).
- */
-#define LIBSEV_SNP_PAGE_CPUID 6
-
-/**
- * QEMU's default SNP guest policy: SMT allowed, reserved bit 17 set.
- */
-#define LIBSEV_SNP_POLICY_DEFAULT 196608
-
-/**
- * Size of an SNP attestation report.
- */
-#define LIBSEV_SNP_REPORT_LEN 1184
 
 /**
  * Log levels, from most to least severe.
@@ -1144,6 +1144,60 @@ typedef struct libsev_probe_result {
 } libsev_probe_result;
 
 /**
+ * `SNP_PLATFORM_STATUS` as `libsev_snp_platform_status` returns it.
+ */
+typedef struct libsev_snp_platform_status_info {
+    /**
+     * Firmware API major version.
+     */
+    uint8_t api_major;
+    /**
+     * Firmware API minor version.
+     */
+    uint8_t api_minor;
+    /**
+     * SNP state: 0 UNINIT, 1 INIT.
+     */
+    uint8_t state;
+    /**
+     * The RMP is initialised (1) or not (0).
+     */
+    uint8_t rmp_initialized;
+    /**
+     * Firmware build.
+     */
+    uint32_t build_id;
+    /**
+     * Reports mask the chip id (1) or not (0).
+     */
+    uint8_t mask_chip_id;
+    /**
+     * Reports are not signed with the VCEK (1) or are (0).
+     */
+    uint8_t mask_chip_key;
+    /**
+     * A VLEK is loaded (1) or not (0).
+     */
+    uint8_t vlek_en;
+    /**
+     * Reserved, 0.
+     */
+    uint8_t reserved;
+    /**
+     * Number of SNP guests.
+     */
+    uint32_t guest_count;
+    /**
+     * TCB_VERSION of the running firmware and microcode.
+     */
+    uint64_t current_tcb;
+    /**
+     * TCB_VERSION the VCEK is derived from.
+     */
+    uint64_t reported_tcb;
+} libsev_snp_platform_status_info;
+
+/**
  * A TCB by component (`fmc` is meaningful on Turin and later only; 0 elsewhere).
  */
 typedef struct libsev_snp_tcb {
@@ -1337,60 +1391,6 @@ typedef struct libsev_snp_measure {
     const uint8_t *cmdline;
     size_t cmdline_len;
 } libsev_snp_measure;
-
-/**
- * `SNP_PLATFORM_STATUS` as `libsev_snp_platform_status` returns it.
- */
-typedef struct libsev_snp_platform_status_info {
-    /**
-     * Firmware API major version.
-     */
-    uint8_t api_major;
-    /**
-     * Firmware API minor version.
-     */
-    uint8_t api_minor;
-    /**
-     * SNP state: 0 UNINIT, 1 INIT.
-     */
-    uint8_t state;
-    /**
-     * The RMP is initialised (1) or not (0).
-     */
-    uint8_t rmp_initialized;
-    /**
-     * Firmware build.
-     */
-    uint32_t build_id;
-    /**
-     * Reports mask the chip id (1) or not (0).
-     */
-    uint8_t mask_chip_id;
-    /**
-     * Reports are not signed with the VCEK (1) or are (0).
-     */
-    uint8_t mask_chip_key;
-    /**
-     * A VLEK is loaded (1) or not (0).
-     */
-    uint8_t vlek_en;
-    /**
-     * Reserved, 0.
-     */
-    uint8_t reserved;
-    /**
-     * Number of SNP guests.
-     */
-    uint32_t guest_count;
-    /**
-     * TCB_VERSION of the running firmware and microcode.
-     */
-    uint64_t current_tcb;
-    /**
-     * TCB_VERSION the VCEK is derived from.
-     */
-    uint64_t reported_tcb;
-} libsev_snp_platform_status_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2367,132 +2367,6 @@ bool libsev_has_feature(uint32_t feature);
 LIBSEV_MUST_USE libsev_status libsev_probe(struct libsev_probe_result *out);
 
 /**
- * Verify an SNP certificate chain `leaf` (VCEK or VLEK) ← `ask` (ASK or ASVK) ← `ark`
- * (self-signed) and identify its root; on success `*out` receives a new chain handle (free it
- * with `libsev_snp_chain_free`). Each certificate is DER or PEM.
- *
- * * `generation`: a `libsev_snp_generation` the chain must be of, or `LIBSEV_SNP_GEN_ANY`.
- * * `flags`: 0 or `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (accept libsev's test-only SNP root — the
- *   firmware model's; its private keys are public, so only in tests).
- *
- * The ARK must be one of AMD's SNP roots (Milan, Genoa, Turin), pinned by the SHA-384 of its
- * DER. Statuses: `LIBSEV_STATUS_BAD_CERTIFICATE` (malformed, wrong key type, missing AMD
- * extension), `LIBSEV_STATUS_CHAIN_BROKEN` (a certificate's issuer is not the next one),
- * `LIBSEV_STATUS_BAD_SIGNATURE`, `LIBSEV_STATUS_UNKNOWN_ROOT` (not an AMD root, or not of the
- * required generation), `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`. Nothing is written to `*out`
- * on failure.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_chain_verify(const uint8_t *ark,
-                                      size_t ark_len,
-                                      const uint8_t *ask,
-                                      size_t ask_len,
-                                      const uint8_t *leaf,
-                                      size_t leaf_len,
-                                      uint32_t generation,
-                                      uint32_t flags,
-                                      struct libsev_snp_chain **out,
-                                      struct libsev_error *err);
-
-/**
- * Describe a verified chain.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_chain_info(const struct libsev_snp_chain *chain,
-                                    struct libsev_snp_chain_facts *out,
-                                    struct libsev_error *err);
-
-/**
- * Free a chain handle (NULL is a no-op).
- *
- * # Safety
- * `chain` must be NULL or a handle from `libsev_snp_chain_verify`, not yet freed.
- */
-void libsev_snp_chain_free(struct libsev_snp_chain *chain);
-
-/**
- * Verify an attestation report (`report_len` must be 0x4A0 = 1184) against a verified chain
- * and the owner's `policy`, and fill `*verdict` (always, when the report could be parsed).
- *
- * Checks: the ECDSA P-384 signature with the chain's VCEK/VLEK; SIGNATURE_ALGO; KEY_INFO's
- * signing key vs. the chain's leaf; the report's generation vs. the chain's; CHIP_ID = the
- * VCEK's hwID; REPORTED_TCB = the certificate's TCB; certificate TCB ≤ CURRENT_TCB;
- * COMMITTED = CURRENT (unless provisional firmware is allowed); then every expected value of
- * `policy`. Returns `LIBSEV_STATUS_OK` when every check passed,
- * `LIBSEV_STATUS_REPORT_CHECK_FAILED` when some failed (their bits are in
- * `verdict->failed`, reasons in `verdict->message`), `LIBSEV_STATUS_BAD_REPORT` when the bytes
- * are not a report (length, version 2–5, non-zero reserved bytes; `*verdict` untouched).
- * Versions 2, 3 (and 4) and 5 are understood.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_report_verify(const uint8_t *report,
-                                       size_t report_len,
-                                       const struct libsev_snp_chain *chain,
-                                       const struct libsev_snp_policy *policy,
-                                       struct libsev_snp_verdict *verdict,
-                                       struct libsev_error *err);
-
-/**
- * The static name of one `LIBSEV_SNP_CHECK_*` bit ("measurement", "chip_id", ...), or
- * "unknown" for anything else.
- */
-const char *libsev_snp_check_name(uint64_t check);
-
-/**
- * Copy the certificate of `kind` (a `libsev_snp_cert_kind`) out of an extended-report
- * certificate table (24-byte entries {GUID, offset, length} ended by a zero entry). Buffer
- * rule: `*out_len` receives the certificate's size; a NULL or short `buf` gives
- * `LIBSEV_STATUS_BUFFER_TOO_SMALL`. A malformed table gives `LIBSEV_STATUS_BAD_CERTIFICATE`
- * naming the fault; a table without that kind gives `LIBSEV_STATUS_CHAIN_BROKEN`.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_cert_table_get(const uint8_t *table,
-                                        size_t table_len,
-                                        uint32_t kind,
-                                        uint8_t *buf,
-                                        size_t buf_len,
-                                        size_t *out_len,
-                                        struct libsev_error *err);
-
-/**
- * Build and sign an ID block: fill `io`'s inputs, get `id_block`, `id_auth` and the digests
- * back. `id_key` (required) and `author_key` (optional: NULL/0) are P-384 private keys as a
- * 48-byte big-endian scalar, PKCS#8 or SEC1, DER or PEM. ECDSA signatures are deterministic
- * (RFC 6979). Outputs are written only on success.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_id_block_sign(struct libsev_snp_id_block *io,
-                                       const uint8_t *id_key,
-                                       size_t id_key_len,
-                                       const uint8_t *author_key,
-                                       size_t author_key_len,
-                                       struct libsev_error *err);
-
-/**
- * The report digest of a P-384 public key (SHA-384 of the SNP public-key structure), as
- * ID_KEY_DIGEST/AUTHOR_KEY_DIGEST: `key` is an uncompressed SEC1 point (97 bytes) or a
- * private key in any form `libsev_snp_id_block_sign` accepts. Writes 48 bytes to `digest`.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_key_digest(const uint8_t *key,
-                                    size_t key_len,
-                                    uint8_t *digest,
-                                    struct libsev_error *err);
-
-/**
- * Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
- * metadata sections in table order, the kernel-hashes page if measured direct boot is on,
- * then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
- * when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
- * given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
- * for a vCPU count, VMM or flag out of range. Nothing is written on failure.
- */
-LIBSEV_MUST_USE
-libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
-                                              uint8_t *digest,
-                                              struct libsev_error *err);
-
-/**
  * Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
  * `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
  * A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) with
@@ -2727,6 +2601,149 @@ libsev_status libsev_snp_guest_model_report(struct libsev_snp_guest *guest,
                                             uint32_t vmpl,
                                             uint8_t *out,
                                             struct libsev_error *err);
+
+/**
+ * Model only: the extended-report certificate table (24-byte entries with RFC 4122 GUIDs,
+ * then DER certificates) a VMM hands its guests for this model chip: the test-only SNP root's
+ * ARK and ASK and the chip's VCEK certificate for its REPORTED_TCB. Buffer rule: a NULL or
+ * short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len`.
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_model_cert_table(const struct libsev_platform *platform,
+                                          uint8_t *buf,
+                                          size_t len,
+                                          size_t *out_len,
+                                          struct libsev_error *err);
+
+/**
+ * Verify an SNP certificate chain `leaf` (VCEK or VLEK) ← `ask` (ASK or ASVK) ← `ark`
+ * (self-signed) and identify its root; on success `*out` receives a new chain handle (free it
+ * with `libsev_snp_chain_free`). Each certificate is DER or PEM.
+ *
+ * * `generation`: a `libsev_snp_generation` the chain must be of, or `LIBSEV_SNP_GEN_ANY`.
+ * * `flags`: 0 or `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (accept libsev's test-only SNP root — the
+ *   firmware model's; its private keys are public, so only in tests).
+ *
+ * The ARK must be one of AMD's SNP roots (Milan, Genoa, Turin), pinned by the SHA-384 of its
+ * DER. Statuses: `LIBSEV_STATUS_BAD_CERTIFICATE` (malformed, wrong key type, missing AMD
+ * extension), `LIBSEV_STATUS_CHAIN_BROKEN` (a certificate's issuer is not the next one),
+ * `LIBSEV_STATUS_BAD_SIGNATURE`, `LIBSEV_STATUS_UNKNOWN_ROOT` (not an AMD root, or not of the
+ * required generation), `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`. Nothing is written to `*out`
+ * on failure.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_verify(const uint8_t *ark,
+                                      size_t ark_len,
+                                      const uint8_t *ask,
+                                      size_t ask_len,
+                                      const uint8_t *leaf,
+                                      size_t leaf_len,
+                                      uint32_t generation,
+                                      uint32_t flags,
+                                      struct libsev_snp_chain **out,
+                                      struct libsev_error *err);
+
+/**
+ * Describe a verified chain.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_info(const struct libsev_snp_chain *chain,
+                                    struct libsev_snp_chain_facts *out,
+                                    struct libsev_error *err);
+
+/**
+ * Free a chain handle (NULL is a no-op).
+ *
+ * # Safety
+ * `chain` must be NULL or a handle from `libsev_snp_chain_verify`, not yet freed.
+ */
+void libsev_snp_chain_free(struct libsev_snp_chain *chain);
+
+/**
+ * Verify an attestation report (`report_len` must be 0x4A0 = 1184) against a verified chain
+ * and the owner's `policy`, and fill `*verdict` (always, when the report could be parsed).
+ *
+ * Checks: the ECDSA P-384 signature with the chain's VCEK/VLEK; SIGNATURE_ALGO; KEY_INFO's
+ * signing key vs. the chain's leaf; the report's generation vs. the chain's; CHIP_ID = the
+ * VCEK's hwID; REPORTED_TCB = the certificate's TCB; certificate TCB ≤ CURRENT_TCB;
+ * COMMITTED = CURRENT (unless provisional firmware is allowed); then every expected value of
+ * `policy`. Returns `LIBSEV_STATUS_OK` when every check passed,
+ * `LIBSEV_STATUS_REPORT_CHECK_FAILED` when some failed (their bits are in
+ * `verdict->failed`, reasons in `verdict->message`), `LIBSEV_STATUS_BAD_REPORT` when the bytes
+ * are not a report (length, version 2–5, non-zero reserved bytes; `*verdict` untouched).
+ * Versions 2, 3 (and 4) and 5 are understood.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_report_verify(const uint8_t *report,
+                                       size_t report_len,
+                                       const struct libsev_snp_chain *chain,
+                                       const struct libsev_snp_policy *policy,
+                                       struct libsev_snp_verdict *verdict,
+                                       struct libsev_error *err);
+
+/**
+ * The static name of one `LIBSEV_SNP_CHECK_*` bit ("measurement", "chip_id", ...), or
+ * "unknown" for anything else.
+ */
+const char *libsev_snp_check_name(uint64_t check);
+
+/**
+ * Copy the certificate of `kind` (a `libsev_snp_cert_kind`) out of an extended-report
+ * certificate table (24-byte entries {GUID, offset, length} ended by a zero entry). Buffer
+ * rule: `*out_len` receives the certificate's size; a NULL or short `buf` gives
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL`. A malformed table gives `LIBSEV_STATUS_BAD_CERTIFICATE`
+ * naming the fault; a table without that kind gives `LIBSEV_STATUS_CHAIN_BROKEN`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_cert_table_get(const uint8_t *table,
+                                        size_t table_len,
+                                        uint32_t kind,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
+
+/**
+ * Build and sign an ID block: fill `io`'s inputs, get `id_block`, `id_auth` and the digests
+ * back. `id_key` (required) and `author_key` (optional: NULL/0) are P-384 private keys as a
+ * 48-byte big-endian scalar, PKCS#8 or SEC1, DER or PEM. ECDSA signatures are deterministic
+ * (RFC 6979). Outputs are written only on success.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_id_block_sign(struct libsev_snp_id_block *io,
+                                       const uint8_t *id_key,
+                                       size_t id_key_len,
+                                       const uint8_t *author_key,
+                                       size_t author_key_len,
+                                       struct libsev_error *err);
+
+/**
+ * The report digest of a P-384 public key (SHA-384 of the SNP public-key structure), as
+ * ID_KEY_DIGEST/AUTHOR_KEY_DIGEST: `key` is an uncompressed SEC1 point (97 bytes) or a
+ * private key in any form `libsev_snp_id_block_sign` accepts. Writes 48 bytes to `digest`.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_key_digest(const uint8_t *key,
+                                    size_t key_len,
+                                    uint8_t *digest,
+                                    struct libsev_error *err);
+
+/**
+ * Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
+ * metadata sections in table order, the kernel-hashes page if measured direct boot is on,
+ * then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
+ * when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
+ * given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * for a vCPU count, VMM or flag out of range. Nothing is written on failure.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
+                                              uint8_t *digest,
+                                              struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -20,8 +20,8 @@ pub mod guest;
 pub mod model;
 pub mod owner;
 pub mod platform;
-pub mod snp_owner;
 pub mod snp;
+pub mod snp_owner;
 
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, fw, libsev_status};

@@ -551,3 +551,34 @@ pub unsafe extern "C" fn libsev_snp_guest_model_report(
         array_out(out, &report, "out")
     })
 }
+
+/// Model only: the extended-report certificate table (24-byte entries with RFC 4122 GUIDs,
+/// then DER certificates) a VMM hands its guests for this model chip: the test-only SNP root's
+/// ARK and ASK and the chip's VCEK certificate for its REPORTED_TCB. Buffer rule: a NULL or
+/// short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len`.
+///
+/// # Safety
+/// `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` writable; `err`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_model_cert_table(
+    platform: *const libsev_platform,
+    buf: *mut u8,
+    len: usize,
+    out_len: *mut usize,
+    err: *mut libsev_error,
+) -> libsev_status {
+    with_platform(platform, err, |p| {
+        need_mut(out_len, "out_len")?;
+        let m = p
+            .model()
+            .ok_or_else(|| model_only("the model chip's certificate table"))?;
+        let t = m.snp_cert_table().map_err(|e| {
+            Error::new(
+                Status::LIBSEV_STATUS_INTERNAL,
+                format!("issuing the model VCEK certificate: {e}"),
+            )
+        })?;
+        super::bytes_out(buf, len, out_len, &t)
+    })
+}
