@@ -1,14 +1,18 @@
 # libsev: build, install and check the C library.  GNU make.
 #
-#   make                 release build: target/release/libsev.{so,a}, include/libsev.h
+#   make                 release build: target/release/libsev.{so,a}, include/libsev.h, and
+#                        build/bin/libsev-tool (built against a staged install, as a consumer),
+#                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
 #   make demo-snp        an SEV-SNP launch of Debian's OVMF on the firmware model
+#   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
 #   make uninstall       remove what `make install` put there (same PREFIX/DESTDIR)
 #   make header          regenerate include/libsev.h even if no source changed
 #   make symbols         regenerate include/libsev.symbols from the built libsev.so
 #   make bench           run the Rust benchmarks (release)
+#   make bench-tool      libsev-tool measure against the Python sev-snp-measure (same run)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS (src/fuzz, SECURITY.md)
 #   make soak            SOAK_CYCLES launches and frees on one platform (release)
 #   make clean           remove build/ and cargo's target directory
@@ -24,6 +28,7 @@ endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
@@ -36,6 +41,14 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 REL := $(TARGET_DIR)/release
 SO := $(REL)/libsev.so
 STATIC_LIB := $(REL)/libsev.a
+
+# The LD_PRELOAD interposer (src/preload, its own cargo workspace): a Rust static archive linked
+# into a shared object that exports exactly the interposed libc functions.
+PRELOAD_MANIFEST := src/preload/Cargo.toml
+PRELOAD_A := $(REL)/libsev_preload.a
+PRELOAD_EXPORTS := open open64 __open_2 __open64_2 openat openat64 __openat_2 __openat64_2 \
+	ioctl close close_range dup dup2 dup3
+comma := ,
 
 # What a program linking libsev.a statically also needs; this is what
 # `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs` reports
@@ -64,24 +77,61 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib install uninstall header symbols bench demo demo-snp clean native-static-libs fuzz soak \
+.PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es demo-snp clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests
 
-all: lib
+all: lib tool preload
 
 lib:
 	$(CARGO) build --release --lib
 
+preload:
+	$(CARGO) build --release --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
+	@mkdir -p $(BUILD)/lib
+	$(CC) -shared -o $(BUILD)/lib/libsev-preload.so -Wl,--version-script=src/preload/exports.map \
+	    -Wl,-soname,libsev-preload.so -Wl,--gc-sections -Wl,-z,now \
+	    $(addprefix -Wl$(comma)-u$(comma),$(PRELOAD_EXPORTS)) $(PRELOAD_A) $(LIBS_PRIVATE)
+
+# ---------------------------------------------------------------------------------------------
+# libsev-tool: a C program built like any consumer, against the staged install through
+# pkg-config (so it sees only the installed header and library).
+
+TOOL_SRC := $(wildcard src/tool/*.c)
+TOOL_HDR := $(wildcard src/tool/*.h)
+TOOL := $(BUILD)/bin/libsev-tool
+TOOL_CFLAGS ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+# The installed tool finds libsev.so in LIBDIR (the loader's path if LIBDIR is a system one).
+TOOL_RPATH ?= -Wl,-rpath,$(LIBDIR)
+
+tool: stage
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) -o $(TOOL) \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	@echo "built $(TOOL) (run it with LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib before installing)"
+
 # ---------------------------------------------------------------------------------------------
 # install
 
-install: lib
+install: lib install-lib
+	@if [ -z "$(NO_TOOL)" ]; then $(MAKE) --no-print-directory install-tool; fi
+
+# The tool is linked (against the stage) with the final LIBDIR as its run path.
+install-tool: stage
+	@mkdir -p $(BUILD)/install
+	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) -o $(BUILD)/install/libsev-tool \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev) \
+	    $(TOOL_RPATH)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/install/libsev-tool $(DESTDIR)$(BINDIR)/libsev-tool
+
+install-lib: preload
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION)
 	ln -sf libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsev.so
 	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libsev.a
+	install -m 0755 $(BUILD)/lib/libsev-preload.so $(DESTDIR)$(LIBDIR)/libsev-preload.so
 	install -m 0644 include/libsev.h $(DESTDIR)$(INCLUDEDIR)/libsev.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' \
 	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
@@ -94,7 +144,9 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsev.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libsev.so $(DESTDIR)$(LIBDIR)/libsev.a \
-	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc
+	      $(DESTDIR)$(LIBDIR)/libsev-preload.so \
+	      $(DESTDIR)$(INCLUDEDIR)/libsev.h $(DESTDIR)$(PKGCONFIGDIR)/libsev.pc \
+	      $(DESTDIR)$(BINDIR)/libsev-tool
 
 native-static-libs:
 	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs
@@ -128,6 +180,13 @@ demo-snp: stage
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo_snp; \
 	    s=$$?; if [ $$s -eq 77 ]; then exit 0; fi; exit $$s
+
+# The SEV-ES demo: Debian's OVMF and real vCPUs on /dev/kvm, launched on the firmware model.
+demo-es: stage
+	@mkdir -p $(BUILD)/demo
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 c-tests/demo_es.c -o $(BUILD)/demo/demo-es \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
 
 bench:
 	@if grep -q '^\[\[bench\]\]' Cargo.toml; then \
@@ -170,18 +229,24 @@ check:
 	@$(MAKE) --no-print-directory check-soname
 	@$(MAKE) --no-print-directory stage
 	@$(MAKE) --no-print-directory check-c-tests
+	@$(MAKE) --no-print-directory check-tool
+	@$(MAKE) --no-print-directory check-qemu
 
 check-fmt:
 	@echo "== cargo fmt --check"
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path $(PRELOAD_MANIFEST)
 
 check-clippy:
 	@echo "== cargo clippy --all-targets -- -D warnings"
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR)) \
+	    --all-targets -- -D warnings
 
 check-test:
 	@echo "== cargo test"
 	$(CARGO) test
+	$(CARGO) test --manifest-path $(PRELOAD_MANIFEST) --target-dir $(abspath $(TARGET_DIR))
 
 check-build:
 	@echo "== release build"
@@ -239,11 +304,11 @@ check-soname:
 stage: lib
 	@echo "== make install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)"
 	rm -rf $(STAGE)
-	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) \
+	@$(MAKE) --no-print-directory install-lib DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX) \
 	    LIBDIR=$(STAGE_PREFIX)/lib INCLUDEDIR=$(STAGE_PREFIX)/include \
 	    PKGCONFIGDIR=$(STAGE_PREFIX)/lib/pkgconfig >/dev/null
 	@cd $(STAGE)$(STAGE_PREFIX)/lib && \
-	    test -f libsev.so.$(VERSION) && test -f libsev.a && \
+	    test -f libsev.so.$(VERSION) && test -f libsev.a && test -f libsev-preload.so && \
 	    test "$$(readlink $(SONAME))" = libsev.so.$(VERSION) && \
 	    test "$$(readlink libsev.so)" = $(SONAME) && \
 	    test -f pkgconfig/libsev.pc && test -f ../include/libsev.h || \
@@ -253,3 +318,30 @@ stage: lib
 check-c-tests:
 	@echo "== C tests against the staged install (pkg-config; ASan+UBSan, static, valgrind)"
 	CC=$(CC) CXX=$(CXX) bash c-tests/run.sh $(STAGE) $(STAGE_PREFIX) $(C_TESTS_OUT)
+
+# libsev-tool's shell test: a whole legacy launch between the tool (the guest owner) and a
+# file-driven C hypervisor on the firmware model, plus the error paths. The tool and the
+# hypervisor are built against the staged install; the test runs the tool under ASan+UBSan.
+check-tool: tool
+	@echo "== libsev-tool: launch with a file-driven hypervisor on the model, error paths"
+	@mkdir -p $(BUILD)/tool-test
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=undefined $(TOOL_SRC) -o $(BUILD)/tool-test/libsev-tool.asan \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	$(CC) $(TOOL_CFLAGS) c-tests/tool/hv.c -o $(BUILD)/tool-test/hv \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/launch.sh \
+	    $(BUILD)/tool-test/libsev-tool.asan $(BUILD)/tool-test/hv $(BUILD)/tool-test/run
+
+# Benchmark (not a test): libsev-tool measure against the Python sev-snp-measure on a 4 MiB
+# OVMF, in the same run (needs `pip install sev-snp-measure`).
+BENCH_OVMF ?= /usr/share/OVMF/OVMF_CODE_4M.fd
+bench-tool: tool
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/bench.sh $(TOOL) $(BENCH_OVMF)
+
+# Debian's unmodified QEMU runs its SEV launch on the model through libsev-preload.so (README.md,
+# "Run QEMU's SEV path on the model"); skips, saying why, where QEMU cannot start (no /dev/kvm).
+check-qemu: stage
+	@echo "== QEMU's SEV path on the model (LD_PRELOAD=libsev-preload.so, c-tests/qemu/sev.sh)"
+	@CC=$(CC) bash c-tests/qemu/sev.sh $(STAGE) $(STAGE_PREFIX) $(BUILD)/qemu; rc=$$?; \
+	    if [ $$rc -eq 77 ]; then echo "check-qemu: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi

@@ -413,6 +413,21 @@ static void test_null_arguments(void) {
     NUL(libsev_owner_session_import(NULL, 100, &sout, &err));
     NUL(libsev_owner_session_import(b, 100, NULL, &err));
     checks += 20;
+    {
+        libsev_launch_digest *ld = NULL, *ldout = (libsev_launch_digest *)&err;
+        CHECK(libsev_launch_digest_new(&ld, &err) == LIBSEV_STATUS_OK && ld != NULL);
+        NUL(libsev_launch_digest_new(NULL, &err));
+        NUL(libsev_launch_digest_update(NULL, b, 16, &err));
+        NUL(libsev_launch_digest_update(ld, NULL, 16, &err));
+        NUL(libsev_launch_digest_value(NULL, d32, &err));
+        NUL(libsev_launch_digest_value(ld, NULL, &err));
+        CHECK(ldout == (libsev_launch_digest *)&err);
+        CHECK(strlen(libsev_launch_digest_last_error(ld)) > 0);
+        CHECK(strcmp(libsev_launch_digest_last_error(NULL), "") == 0);
+        libsev_launch_digest_free(ld);
+        libsev_launch_digest_free(NULL);
+        checks += 5;
+    }
     /* functions without a status: NULL is harmless */
     CHECK(strcmp(libsev_platform_last_error(NULL), "") == 0);
     CHECK(strcmp(libsev_guest_last_error(NULL), "") == 0);

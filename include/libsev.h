@@ -47,6 +47,48 @@
 #define LIBSEV_CHAIN_LINK_COUNT 8
 
 /**
+ * Size of a launch digest (SHA-256).
+ */
+#define LIBSEV_LAUNCH_DIGEST_LEN 32
+
+/**
+ * `libsev_es_launch.vmm`: QEMU/KVM (architectural reset, RDX = the vCPU model's signature).
+ */
+#define LIBSEV_VMM_QEMU 0
+
+/**
+ * `libsev_es_launch.vmm`: Amazon EC2's reset state.
+ */
+#define LIBSEV_VMM_EC2 1
+
+/**
+ * `libsev_es_launch.vmm`: Google Compute Engine's reset state.
+ */
+#define LIBSEV_VMM_GCE 2
+
+/**
+ * `libsev_es_launch.init`: the VM was made with `KVM_SEV_ES_INIT` (QEMU's default for SEV-ES;
+ * KVM writes no x87/SSE state into the VMSAs).
+ */
+#define LIBSEV_ES_PROFILE_ES_INIT 0
+
+/**
+ * `libsev_es_launch.init`: the VM was made with `KVM_SEV_INIT2` (KVM copies the x87/SSE
+ * reset state: FCW 0x37F, MXCSR 0x1F80; the profile the public measurement tools model).
+ */
+#define LIBSEV_ES_PROFILE_INIT2 1
+
+/**
+ * Guest policy bit 2: the guest requires SEV-ES (`LAUNCH_START`'s `policy`).
+ */
+#define LIBSEV_POLICY_ES (1 << 2)
+
+/**
+ * Size of the kernel-hashes table `libsev_es_hash_table` produces.
+ */
+#define LIBSEV_ES_HASH_TABLE_LEN 176
+
+/**
  * Size of the `mnonce` argument of `libsev_guest_attestation_report`.
  */
 #define LIBSEV_MNONCE_LEN 16
@@ -902,6 +944,15 @@ typedef uint32_t libsev_command;
 typedef struct libsev_guest libsev_guest;
 
 /**
+ * A launch digest being built: SHA-256 over the bytes the hypervisor encrypts with
+ * LAUNCH_UPDATE_DATA (and, for SEV-ES, LAUNCH_UPDATE_VMSA), in command order. How the data is
+ * split into calls does not matter. Holds no secret.
+ *
+ * Thread safety: use a handle from one thread at a time; distinct handles are independent.
+ */
+typedef struct libsev_launch_digest libsev_launch_digest;
+
+/**
  * A guest owner's launch session: the ephemeral GODH key's certificate, the transport keys
  * TEK/TIK (secret; wiped when the handle is freed), the policy, the launch digest being built
  * and, after `_verify_measurement`, the verified measurement.
@@ -1001,6 +1052,107 @@ typedef struct libsev_error {
      */
     char message[LIBSEV_ERROR_MESSAGE_LEN];
 } libsev_error;
+
+/**
+ * Everything an SEV-ES launch digest depends on. Zero-initialise, then fill.
+ */
+typedef struct libsev_es_launch {
+    /**
+     * The firmware image exactly as the hypervisor measures it (e.g. `OVMF_CODE.fd`).
+     */
+    const uint8_t *ovmf;
+    size_t ovmf_len;
+    /**
+     * Non-zero: measured direct boot (QEMU `kernel-hashes=on`): the 176-byte hashes table of
+     * `kernel`, `initrd` and `cmdline` is measured after the image. Zero: those are ignored.
+     */
+    uint32_t direct_boot;
+    /**
+     * The kernel file (NULL with length 0 for an empty one).
+     */
+    const uint8_t *kernel;
+    size_t kernel_len;
+    /**
+     * The initrd (NULL with length 0 for none).
+     */
+    const uint8_t *initrd;
+    size_t initrd_len;
+    /**
+     * The kernel command line, NUL-terminated, or NULL for none.
+     */
+    const char *cmdline;
+    /**
+     * Number of vCPUs (1 … 4096).
+     */
+    uint32_t vcpus;
+    /**
+     * The vCPU model's CPUID(1).EAX signature; 0: take it from `cpu_model`.
+     */
+    uint32_t vcpu_signature;
+    /**
+     * A QEMU CPU model name (`"EPYC-v4"`, `"EPYC-Milan"`, `"EPYC-Genoa"`, …), used when
+     * `vcpu_signature` is 0. EC2 and GCE ignore the vCPU model; both may then be 0/NULL.
+     */
+    const char *cpu_model;
+    /**
+     * `LIBSEV_VMM_QEMU`, `_EC2` or `_GCE`.
+     */
+    uint32_t vmm;
+    /**
+     * `LIBSEV_ES_PROFILE_ES_INIT` or `LIBSEV_ES_PROFILE_INIT2`.
+     */
+    uint32_t init;
+    /**
+     * SEV_FEATURES in the VMSAs: 0 unless the VM was made with `KVM_SEV_INIT2` and
+     * `vmsa_features` (e.g. 0x20 DebugSwap).
+     */
+    uint64_t sev_features;
+} libsev_es_launch;
+
+/**
+ * What `libsev_ovmf_info` reports about an OVMF image.
+ */
+typedef struct libsev_ovmf_info {
+    /**
+     * Guest-physical address of the image's first byte (it ends at 4 GiB).
+     */
+    uint64_t gpa;
+    /**
+     * The AP reset address from the SEV-ES reset block (never 0).
+     */
+    uint32_t sev_es_reset_addr;
+    /**
+     * 1 when the image supports measured direct boot (a usable hash-table area).
+     */
+    uint32_t has_hash_table;
+    uint32_t hash_table_base;
+    uint32_t hash_table_size;
+    /**
+     * The launch-secret area (0/0 when absent).
+     */
+    uint32_t secret_base;
+    uint32_t secret_size;
+    /**
+     * 1 when the image has SEV metadata (SEV-SNP support); see `libsev_ovmf_metadata`.
+     */
+    uint32_t has_metadata;
+    /**
+     * Number of metadata sections.
+     */
+    uint32_t metadata_sections;
+} libsev_ovmf_info;
+
+/**
+ * One section of OVMF's SEV metadata.
+ */
+typedef struct libsev_ovmf_section {
+    uint32_t gpa;
+    uint32_t size;
+    /**
+     * 1 SNP_SEC_MEM, 2 SNP_SECRETS, 3 CPUID, 4 SVSM_CAA, 0x10 SNP_KERNEL_HASHES.
+     */
+    uint32_t kind;
+} libsev_ovmf_section;
 
 /**
  * `GUEST_STATUS` as `libsev_guest_status` returns it.
@@ -1480,6 +1632,245 @@ libsev_status libsev_chain_verify_blob(const uint8_t *chain,
  * A static name for a `libsev_chain_link` value (e.g. `"PEK signed by CEK"`).
  */
 const char *libsev_chain_link_str(uint32_t link);
+
+/**
+ * Create an empty launch digest. `*out` is set only on success
+ * (`LIBSEV_STATUS_NULL_ARGUMENT` for a NULL `out`).
+ *
+ * # Safety
+ * `out` must be NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_new(struct libsev_launch_digest **out,
+                                       struct libsev_error *err);
+
+/**
+ * Add the next `len` bytes the hypervisor passes to LAUNCH_UPDATE_DATA. `data` may be NULL
+ * when `len` is 0.
+ *
+ * # Safety
+ * `digest` NULL or a live handle not used by another thread; `data` readable for `len`;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_update(struct libsev_launch_digest *digest,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          struct libsev_error *err);
+
+/**
+ * Write the digest of everything added so far (`LIBSEV_LAUNCH_DIGEST_LEN` = 32 bytes) to
+ * `digest_out`. The builder stays usable: more data may follow.
+ *
+ * # Safety
+ * `digest` NULL or a live handle; `digest_out` NULL or 32 writable bytes; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_launch_digest_value(const struct libsev_launch_digest *digest,
+                                         uint8_t *digest_out,
+                                         struct libsev_error *err);
+
+/**
+ * Free a launch digest (NULL is a no-op).
+ *
+ * # Safety
+ * `digest` NULL or a handle from `libsev_launch_digest_new`, not freed before and not used
+ * afterwards.
+ */
+void libsev_launch_digest_free(struct libsev_launch_digest *digest);
+
+/**
+ * The message of the handle's last failure ("" if none, or for NULL); valid until the next
+ * failing call on the same handle.
+ *
+ * # Safety
+ * `digest` NULL or a live handle.
+ */
+const char *libsev_launch_digest_last_error(const struct libsev_launch_digest *digest);
+
+/**
+ * The SEV-ES launch digest (SHA-256, 32 bytes into `digest_out`) the firmware reaches for
+ * `launch`: the image, the hashes table if `direct_boot`, then one VMSA per vCPU as KVM
+ * builds it from the VMM's reset state.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no OVMF footer table or SEV-ES reset block;
+ * `direct_boot` with an image that has no hash-table area), `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * (vCPU count, unknown CPU model or constant), `LIBSEV_STATUS_NULL_ARGUMENT`.
+ * Thread safety: pure; any thread.
+ *
+ * # Safety
+ * `launch` NULL or a valid struct whose pointers are valid for their lengths (strings
+ * NUL-terminated); `digest_out` 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_es_launch_digest(const struct libsev_es_launch *launch,
+                                      uint8_t *digest_out,
+                                      struct libsev_error *err);
+
+/**
+ * The guest owner's check of an SEV-ES launch in one call: computes the expected launch
+ * digest for `launch` (as `libsev_es_launch_digest`), makes it the session's digest and
+ * verifies LAUNCH_MEASURE's 48 bytes (as `libsev_owner_session_verify_measurement`). On a
+ * mismatch (`LIBSEV_STATUS_MEASUREMENT_MISMATCH`) the message names the inputs assumed
+ * (image size, direct boot, vCPU count and signature, VMM, INIT profile, features), and
+ * `expected_out` (NULL or 32 bytes) receives the expected MEASURE.
+ *
+ * After a successful verification the session is final: the same inputs verify again,
+ * others give `LIBSEV_STATUS_INVALID_STATE`. Thread safety: as the session (one thread at a
+ * time).
+ *
+ * # Safety
+ * `session` NULL or a live handle; `launch` as for `libsev_es_launch_digest`;
+ * `measurement` 48 readable bytes; `expected_out` NULL or 32 writable bytes.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_owner_session_verify_es_launch(struct libsev_owner_session *session,
+                                                    const struct libsev_es_launch *launch,
+                                                    uint8_t api_major,
+                                                    uint8_t api_minor,
+                                                    uint8_t build,
+                                                    const uint8_t *measurement,
+                                                    uint8_t *expected_out,
+                                                    struct libsev_error *err);
+
+/**
+ * The CPUID(1).EAX signature of a QEMU CPU model name (e.g. `"EPYC-v4"` → 0x00800F12).
+ *
+ * Statuses: `LIBSEV_STATUS_INVALID_ARGUMENT` (unknown name), `LIBSEV_STATUS_NULL_ARGUMENT`,
+ * `LIBSEV_STATUS_INVALID_STRING`. Thread safety: any thread.
+ *
+ * # Safety
+ * `name` NULL or NUL-terminated; `out` writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_cpu_model_signature(const char *name,
+                                         uint32_t *out,
+                                         struct libsev_error *err);
+
+/**
+ * Parse an OVMF image's SEV tables into `*out`.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no footer table, malformed table, no SEV-ES
+ * reset block), `LIBSEV_STATUS_NULL_ARGUMENT`. Nothing is written on failure. Thread
+ * safety: pure.
+ *
+ * # Safety
+ * `ovmf` readable for `ovmf_len`; `out` writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_ovmf_info_get(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   struct libsev_ovmf_info *out,
+                                   struct libsev_error *err);
+
+/**
+ * The SEV metadata sections of an OVMF image, in table order (what SEV-SNP launches).
+ * Buffer rule: `*out_count` receives the number of sections; a NULL or short `sections`
+ * gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` and writes nothing to it.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (as `libsev_ovmf_info_get`, or no/malformed
+ * SEV metadata). Thread safety: pure.
+ *
+ * # Safety
+ * `ovmf` readable for `ovmf_len`; `sections` NULL or `count` writable entries; `out_count`
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_ovmf_metadata(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   struct libsev_ovmf_section *sections,
+                                   size_t count,
+                                   size_t *out_count,
+                                   struct libsev_error *err);
+
+/**
+ * For measured direct boot: QEMU's 176-byte kernel-hashes table for `kernel`, `initrd`
+ * (NULL/0: empty) and `cmdline` (NULL: none), and in `*gpa_out` the guest-physical address
+ * where OVMF expects it (the base of the image's hash-table area). The hypervisor writes the
+ * table there in guest memory and measures exactly those bytes with LAUNCH_UPDATE_DATA after
+ * the firmware image; the owner's `libsev_es_launch_digest` with `direct_boot` computes the
+ * same bytes. Buffer rule on `(table, len, out_len)`.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE` (no OVMF tables, or no hash-table area:
+ * the image does not support measured direct boot), `LIBSEV_STATUS_BUFFER_TOO_SMALL`.
+ * Thread safety: pure.
+ *
+ * # Safety
+ * Input pointers readable for their lengths, `cmdline` NULL or NUL-terminated; `table` NULL
+ * or `len` writable bytes; `out_len` writable; `gpa_out` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_es_hash_table(const uint8_t *ovmf,
+                                   size_t ovmf_len,
+                                   const uint8_t *kernel,
+                                   size_t kernel_len,
+                                   const uint8_t *initrd,
+                                   size_t initrd_len,
+                                   const char *cmdline,
+                                   uint8_t *table,
+                                   size_t len,
+                                   size_t *out_len,
+                                   uint64_t *gpa_out,
+                                   struct libsev_error *err);
+
+/**
+ * Tell libsev about a vCPU of this guest: `vcpu_fd` from `KVM_CREATE_VCPU` on the real KVM
+ * VM, after its reset registers are set and before `libsev_guest_launch_update_vmsa`. Call
+ * for every vCPU in creation order. On the kernel this only checks the fd (KVM already knows
+ * its vCPUs); on the firmware model the registers are read from the KVM vCPU when
+ * LAUNCH_UPDATE_VMSA runs, and its VMSA is built as KVM would. libsev never closes the fd.
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FD` (not open), `LIBSEV_STATUS_INVALID_ARGUMENT` (not a KVM
+ * vCPU, or added twice). Thread safety: as the guest.
+ *
+ * # Safety
+ * `guest` NULL or a live handle; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_add_vcpu(struct libsev_guest *guest,
+                                    int vcpu_fd,
+                                    struct libsev_error *err);
+
+/**
+ * For callers without KVM (firmware model only): add a vCPU whose registers are `vmm`'s reset
+ * state for vCPU `vcpu_index` (0 = the boot CPU at 0xFFFFFFF0; others at `ap_reset_addr`,
+ * OVMF's SEV-ES reset block from `libsev_ovmf_info_get`), RDX = `vcpu_signature`.
+ *
+ * Statuses: `LIBSEV_STATUS_INVALID_STATE` (kernel transport: create real vCPUs),
+ * `LIBSEV_STATUS_INVALID_ARGUMENT`. Thread safety: as the guest.
+ *
+ * # Safety
+ * `guest` NULL or a live handle; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_guest_add_vcpu_reset(struct libsev_guest *guest,
+                                          uint32_t vmm,
+                                          uint32_t vcpu_signature,
+                                          uint32_t vcpu_index,
+                                          uint32_t ap_reset_addr,
+                                          struct libsev_error *err);
+
+/**
+ * A hypervisor helper: load `vmm`'s reset register state for vCPU `vcpu_index` into the KVM
+ * vCPU `vcpu_fd` (`KVM_SET_REGS`, `_SREGS`, `_FPU`, `_XCRS`, `_DEBUGREGS`, `_MSRS`), as QEMU's
+ * reset does for SEV-ES: the boot CPU at the reset vector, the others at `ap_reset_addr`,
+ * RDX = `vcpu_signature`. Works on any KVM (SEV or not).
+ *
+ * Statuses: `LIBSEV_STATUS_BAD_FD`, `LIBSEV_STATUS_INVALID_ARGUMENT` (not a vCPU; unknown
+ * `vmm`), `LIBSEV_STATUS_OS_ERROR` (an ioctl failed). Thread safety: any thread (one vCPU
+ * from one thread at a time, as KVM requires).
+ *
+ * # Safety
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_vcpu_set_reset_state(int vcpu_fd,
+                                          uint32_t vmm,
+                                          uint32_t vcpu_signature,
+                                          uint32_t vcpu_index,
+                                          uint32_t ap_reset_addr,
+                                          struct libsev_error *err);
 
 /**
  * Create a guest on a new VM: KVM platforms open `/dev/kvm` and create a VM of the default

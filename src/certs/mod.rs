@@ -4,14 +4,11 @@
 //! Both the firmware model and the guest-owner side use this module, but only for formats and
 //! signatures; neither uses the other's session, wrap or MAC code.
 
-pub mod amd;
-pub mod chain;
-pub mod roots;
 pub mod sev;
 pub mod snp;
 
-pub use amd::AmdCert;
-pub use sev::{Algo, SevCert, Usage};
+pub use sev::amd::AmdCert;
+pub use sev::{Algo, SevCert, Usage, amd, chain, roots};
 
 use crate::status::Status;
 

@@ -65,7 +65,7 @@ fn lock<'a>(g: *const libsev_guest) -> Result<MutexGuard<'a, Guest>> {
 }
 
 /// Run `f` on the guest under the C conventions.
-fn with_guest(
+pub(crate) fn with_guest(
     g: *mut libsev_guest,
     err: *mut libsev_error,
     f: impl FnOnce(&mut Guest) -> Result<()>,

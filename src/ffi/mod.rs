@@ -16,6 +16,8 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 pub mod certs;
+pub mod digest;
+pub mod es;
 pub mod guest;
 pub mod model;
 pub mod owner;

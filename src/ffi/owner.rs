@@ -67,6 +67,19 @@ fn last_of<'a>(s: *const libsev_owner_session) -> Option<&'a LastError> {
     need(s, "session").ok().map(|h| &h.last)
 }
 
+/// The session's last-error slot (for exports in sibling files).
+pub(crate) fn last_of_pub<'a>(s: *const libsev_owner_session) -> Option<&'a LastError> {
+    last_of(s)
+}
+
+/// The session behind a handle (for exports in sibling files); failures carry the owner
+/// command.
+pub(crate) fn owner_session_mut<'a>(
+    s: *mut libsev_owner_session,
+) -> crate::Result<&'a mut Session> {
+    Ok(&mut need_mut(s, "session")?.session)
+}
+
 /// Create a session for the platform whose PDH certificate (2084 bytes) is `pdh`, for guest
 /// `policy`. The PDH is sanity-checked (version, usage PDH, ECDH algorithm, P-384 point),
 /// not signature-checked: verify the chain with `libsev_chain_verify` first. Policy bits 6–15

@@ -12,7 +12,7 @@
 //! The model holds real keys and does the real cryptography of `sev-spec` §4: a CEK derived
 //! from the chip seed, OCA/PEK/PDH with their certificates, ECDH + KDF sessions, the launch
 //! digest and measurement, secret and migration packets, PEK-signed attestation reports. Its
-//! AMD root is [`test_root`] (test only). Choices where the hardware cannot be reproduced or
+//! AMD root is [`crate::certs::sev::test_root`] (test only). Choices where the hardware cannot be reproduced or
 //! the sources leave room:
 //!
 //! * Guest memory is encrypted in place with AES-128 in XTS style, the tweak being the host
@@ -24,7 +24,7 @@
 //!   reused after a DF_FLUSH, as KVM recycles them.
 //! * A model VM learns of its vCPUs through [`ModelVm::add_vcpu_fd`] (a real KVM vCPU, its
 //!   registers read at LAUNCH_UPDATE_VMSA) or [`ModelVm::add_vcpu_state`]; LAUNCH_UPDATE_VMSA
-//!   builds each VMSA as KVM does, measures and encrypts it (`vm_es.rs`, `fw_es.rs`).
+//!   builds each VMSA as KVM does, measures and encrypts it (`kernel/vm_es.rs`, `firmware/es`).
 //! * SEV-ES guests get ASIDs below `min_sev_asid` and SEV guests from it up, as KVM
 //!   allocates them and the firmware's ACTIVATE checks them: the model has `asids` of each,
 //!   SEV-ES ASIDs `1..=asids`, SEV ASIDs `asids+1..=2*asids`. `create_vm` /
@@ -39,49 +39,22 @@
 //!   identity, keys, nonces and MNONCEs reproducible). With a state directory, a saved chip
 //!   seed wins over the configured seed.
 
-mod channel;
-mod crypto;
-mod devsev;
-mod fw;
-mod fw_es;
-mod guest;
-mod identity;
-mod memcrypt;
-#[cfg(target_arch = "x86_64")]
-mod memcrypt_ni;
-mod migrate;
-mod platform;
-pub mod snp;
-mod store;
-mod uaccess;
-mod vm;
-mod vm_cmds;
-mod vm_es;
-mod vm_migrate;
+mod firmware;
+mod kernel;
+mod mem;
 
 /// A firmware command's outcome: `Err` carries the firmware status (`sev-spec` §2.2).
 pub(crate) type FwResult<T> = std::result::Result<T, u32>;
 
-pub use platform::ModelPlatform;
-pub use vm::ModelVm;
+/// SEV-SNP: the firmware's SNP half, KVM's SNP VM, the launch digest.
+pub use firmware::snp;
+pub use kernel::platform::ModelPlatform;
+pub use kernel::vm::ModelVm;
 
 use crate::error::{Error, Result};
 use crate::status::Status;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// The model's test-only AMD root: ARK and ASK certificates (RSA-4096, AMD's format) and the
-/// ASK's private key, generated once by `testroot/gen.rs`. TEST ONLY: the private
-/// key is public, so anything signed by this root proves nothing. The guest-owner side
-/// reports this root as the test root and rejects it unless the caller explicitly allows it.
-pub mod test_root {
-    /// The emulated ARK (self-signed).
-    pub const ARK_CERT: &[u8] = include_bytes!("testroot/ark.cert");
-    /// The emulated ASK (signed by the emulated ARK).
-    pub const ASK_CERT: &[u8] = include_bytes!("testroot/ask.cert");
-    /// The emulated ASK's private key (PKCS#8 DER). TEST ONLY.
-    pub const ASK_KEY_PKCS8: &[u8] = include_bytes!("testroot/ask-key.pk8");
-}
 
 /// How to build a model platform.
 #[derive(Debug, Clone)]

@@ -14,14 +14,11 @@
 //! This module has its own implementation of the KDF, ECDH, wrap, MACs and measurement
 //! ([`crypto`]); it shares nothing with the firmware model but the certificate formats.
 
-pub mod attestation;
-pub mod crypto;
 pub mod es;
-pub mod measurement;
-pub mod secret;
-pub mod session;
+pub mod sev;
 pub mod snp;
-pub mod state;
+
+pub use sev::{attestation, crypto, measurement, secret, session, state};
 
 pub use attestation::{AttestationReport, verify_report};
 pub use measurement::{FirmwareVersion, LaunchDigest, Measurement, VerifyError};

@@ -28,6 +28,7 @@ pub const KVM_SET_FPU: u64 = ioc(W, 0x8D, size_of::<kvm_fpu>());
 pub const KVM_GET_DEBUGREGS: u64 = ioc(R, 0xA1, size_of::<kvm_debugregs>());
 pub const KVM_SET_DEBUGREGS: u64 = ioc(W, 0xA2, size_of::<kvm_debugregs>());
 pub const KVM_GET_XSAVE: u64 = ioc(R, 0xA4, size_of::<kvm_xsave>());
+pub const KVM_SET_XSAVE: u64 = ioc(W, 0xA5, size_of::<kvm_xsave>());
 pub const KVM_GET_XCRS: u64 = ioc(R, 0xA6, size_of::<kvm_xcrs>());
 pub const KVM_SET_XCRS: u64 = ioc(W, 0xA7, size_of::<kvm_xcrs>());
 
@@ -120,7 +121,9 @@ fn dt(d: &kvm_dtable) -> DescriptorTable {
     }
 }
 
-/// XSAVE standard-format offsets: XSTATE_BV, YMM_Hi128 (component 2) and PKRU (component 9).
+/// XSAVE standard-format offsets: MXCSR (legacy area), XSTATE_BV, YMM_Hi128 (component 2)
+/// and PKRU (component 9).
+const MXCSR: usize = 24;
 const XSTATE_BV: usize = 512;
 const YMM_HI: usize = 576;
 const PKRU: usize = 2688;
@@ -143,8 +146,12 @@ pub fn read_vcpu_state(fd: RawFd) -> Result<VcpuState, Errno> {
     let (dr6, dr7) = debugregs(fd)?;
     let mut ymm_hi = [[0u8; 16]; 16];
     let mut pkru = 0u32;
+    // KVM_GET_FPU does not report MXCSR on every kernel; KVM builds the VMSA from the XSAVE
+    // image, so take it from there when XSAVE is available.
+    let mut mxcsr = fpu.mxcsr;
     if let Ok(xs) = get::<kvm_xsave>(fd, KVM_GET_XSAVE) {
         let b: Vec<u8> = xs.region.iter().flat_map(|w| w.to_le_bytes()).collect();
+        mxcsr = u32::from_le_bytes(b[MXCSR..MXCSR + 4].try_into().expect("4 bytes"));
         let bv = u64::from_le_bytes(b[XSTATE_BV..XSTATE_BV + 8].try_into().expect("8 bytes"));
         if bv & (1 << 2) != 0 {
             for (i, y) in ymm_hi.iter_mut().enumerate() {
@@ -209,7 +216,7 @@ pub fn read_vcpu_state(fd: RawFd) -> Result<VcpuState, Errno> {
             last_ip: fpu.last_ip,
             last_dp: fpu.last_dp,
             xmm: fpu.xmm,
-            mxcsr: fpu.mxcsr,
+            mxcsr,
             ymm_hi,
         },
         guest_debug: false,
@@ -313,6 +320,13 @@ pub fn write_vcpu_state(fd: RawFd, st: &VcpuState) -> Result<(), Errno> {
         ..Default::default()
     };
     set(fd, KVM_SET_FPU, &fpu)?;
+    // KVM_SET_FPU leaves MXCSR alone: set it through the XSAVE image (SSE marked in use, as
+    // KVM copies MXCSR only then).
+    if let Ok(mut xs) = get::<kvm_xsave>(fd, KVM_GET_XSAVE) {
+        xs.region[MXCSR / 4] = st.fpu.mxcsr;
+        xs.region[XSTATE_BV / 4] |= 1 << 1;
+        set(fd, KVM_SET_XSAVE, &xs)?;
+    }
     if let Ok(mut x) = get::<kvm_xcrs>(fd, KVM_GET_XCRS) {
         x.nr_xcrs = 1;
         x.flags = 0;

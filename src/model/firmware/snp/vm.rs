@@ -1,0 +1,470 @@
+//! KVM's SNP VM (`KVM_X86_SNP_VM`) on the model: `KVM_SEV_INIT2`, `KVM_SEV_SNP_LAUNCH_START`
+//! / `_UPDATE` / `_FINISH` with KVM's checks in KVM's order (`sev-spec` SNP §2.1–§2.6),
+//! guest_memfd population (`kvm_gmem_populate`) including its partial progress, and the
+//! per-vCPU VMSA launch inside LAUNCH_FINISH.
+//!
+//! Model choices: the VM's guest_memfd covers every GFN below 2^40 and is private (the
+//! memory attributes a VMM sets with `KVM_SET_MEMORY_ATTRIBUTES` are taken as set); a GFN
+//! beyond has no private-capable memslot (`EINVAL`). A model VM has no vCPUs of its own: the
+//! VMM hands in each vCPU's VMSA page, as KVM's `sev_es_sync_vmsa` would build it from the
+//! vCPU's registers ([`SnpVm::set_vcpu_vmsa`]); KVM's SEV_FEATURES (`vmsa_features |
+//! SNPActive`) is written at 0x3B0.
+
+use super::fw::{PrivPage, Rmp};
+use super::measure::{Ld, page_contents};
+use crate::model::firmware::lock;
+use crate::model::kernel::platform::ModelPlatform;
+use crate::model::kernel::uaccess::{
+    Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct,
+};
+use crate::transport::{Errno, PlatformTransport, VmTransport};
+use crate::uapi::snp::{
+    INITIAL_VMSA_GPA, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start,
+    kvm_sev_snp_launch_update, kvm_snp_cmd, page_type, policy, snp_sizes,
+};
+use crate::uapi::{kvm_cmd, kvm_enc_region, kvm_sev_cmd, kvm_sev_init};
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+
+/// GFNs of the model's guest_memfd: `[0, 2^40)`.
+pub(crate) const GFN_LIMIT: u64 = 1 << 40;
+/// VMSA features the model's KVM supports (`KVM_X86_SEV_VMSA_FEATURES`): DebugSwap.
+pub const SUPPORTED_VMSA_FEATURES: u64 = 1 << 5;
+/// SEV_FEATURES.SNPActive.
+const SNP_ACTIVE: u64 = 1;
+
+/// Pages whose CONTENTS are hashed together (on several cores) before they are launched.
+const HASH_BATCH: u64 = 512;
+
+/// SHA-384 of each 4 KiB page of `src` into `out`, split over the available cores (at most
+/// four threads; one for short batches).
+fn hash_pages(src: &[u8], out: &mut Vec<Ld>) {
+    let pages = src.len() / 4096;
+    out.resize(pages, [0; 48]);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let per = pages.div_ceil(threads.max(1)).max(64);
+    std::thread::scope(|sc| {
+        let mut chunks = out.chunks_mut(per).zip(src.chunks(per * 4096));
+        let first = chunks.next();
+        for (o, s) in chunks {
+            sc.spawn(move || {
+                for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                    *d = page_contents(page_type::NORMAL, pg);
+                }
+            });
+        }
+        if let Some((o, s)) = first {
+            for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
+                *d = page_contents(page_type::NORMAL, pg);
+            }
+        }
+    });
+}
+
+#[derive(Default)]
+struct KState {
+    inited: bool,
+    vmsa_features: u64,
+    asid: u32,
+    gctx: Option<u32>,
+    /// The `/dev/sev` fd stored at LAUNCH_START.
+    fd: Option<RawFd>,
+    /// guest_memfd: private pages by GFN, each with its RMP state.
+    mem: HashMap<u64, PrivPage>,
+    /// vCPU index → its VMSA (as KVM syncs it), launched at LAUNCH_FINISH.
+    vcpus: BTreeMap<u32, Box<[u8; 4096]>>,
+    /// The launched (encrypted, guest-owned) VMSA pages.
+    vmsas: Vec<PrivPage>,
+    protected: bool,
+    /// GPA of the SECRETS page (for the model guest's side of guest messages).
+    secrets_gpa: Option<u64>,
+    /// The guest's next message sequence number per VMPCK (the guest OS keeps it).
+    guest_seqno: [u64; 4],
+}
+
+/// One SNP VM of the model. Thread safety: any thread may call; commands on one VM are
+/// serialised (KVM's `kvm->lock`).
+pub struct SnpVm {
+    platform: Arc<ModelPlatform>,
+    vm_fd: RawFd,
+    k: Mutex<KState>,
+}
+
+impl std::fmt::Debug for SnpVm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnpVm")
+            .field("vm_fd", &self.vm_fd)
+            .finish_non_exhaustive()
+    }
+}
+
+type KResult = Result<(), Fail>;
+
+impl SnpVm {
+    pub(crate) fn new(platform: Arc<ModelPlatform>, vm_fd: RawFd) -> SnpVm {
+        SnpVm {
+            platform,
+            vm_fd,
+            k: Mutex::new(KState::default()),
+        }
+    }
+
+    pub(crate) fn gctx(&self) -> Option<u32> {
+        lock(&self.k).gctx
+    }
+
+    /// Set vCPU `index`'s VMSA (what KVM builds from the vCPU's registers). Allowed after
+    /// `KVM_SEV_INIT2` and before LAUNCH_FINISH protected the state: `EINVAL` otherwise
+    /// (KVM refuses register writes to a protected vCPU).
+    pub fn set_vcpu_vmsa(&self, index: u32, vmsa: &[u8; 4096]) -> Result<(), Errno> {
+        let mut k = lock(&self.k);
+        if !k.inited || k.protected {
+            return Err(libc::EINVAL);
+        }
+        k.vcpus.insert(index, Box::new(*vmsa));
+        Ok(())
+    }
+
+    /// The guest's view of its private page at `gpa` (what the guest reads inside its own
+    /// encrypted memory: the secrets page, a corrected CPUID page, ...). A testing aid of the
+    /// model; the host has no such access on hardware.
+    pub fn guest_read_page(&self, gpa: u64) -> Option<[u8; 4096]> {
+        let k = lock(&self.k);
+        let p = k.mem.get(&(gpa >> 12))?;
+        matches!(p.rmp, Rmp::GuestValid { .. }).then(|| *p.data)
+    }
+
+    /// Number of private pages the guest owns.
+    pub fn private_pages(&self) -> usize {
+        lock(&self.k).mem.len()
+    }
+
+    /// KVM's guest request (`snp_handle_guest_req`): the guest's request page goes to the
+    /// firmware's SNP_GUEST_REQUEST; `Ok(response page)` or `Err(firmware status)` (what the
+    /// guest sees in `exit_info_2`).
+    pub fn guest_request(&self, req: &[u8; 4096]) -> Result<Vec<u8>, u32> {
+        let k = lock(&self.k);
+        let Some(g) = k.gctx else {
+            return Err(crate::status::fw::INVALID_GUEST);
+        };
+        drop(k);
+        let chip = self.platform.chip_id();
+        self.platform.snp.guest_request(g, req, &chip)
+    }
+
+    /// The guest's side of MSG_REPORT_REQ, as a guest OS does it: VMPCK `vmpck` from its
+    /// secrets page, its own sequence number, the request through [`SnpVm::guest_request`],
+    /// the response decrypted. `Ok((status, report))`: the response's STATUS and report
+    /// (0x4A0 bytes); `Err(firmware status)` when the command itself failed.
+    pub fn guest_report(
+        &self,
+        report_data: &[u8; 64],
+        vmpl: u32,
+        vmpck: u8,
+        key_sel: u32,
+    ) -> Result<(u32, Vec<u8>), u32> {
+        use super::guestmsg::{MSG_REPORT_REQ, open, seal};
+        let (key, seqno) = {
+            let k = lock(&self.k);
+            let gpa = k.secrets_gpa.ok_or(crate::status::fw::INVALID_PARAM)?;
+            let page = k
+                .mem
+                .get(&(gpa >> 12))
+                .ok_or(crate::status::fw::INVALID_PARAM)?;
+            let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
+            let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
+            (
+                zeroize::Zeroizing::new(key),
+                k.guest_seqno[vmpck as usize & 3] + 1,
+            )
+        };
+        let mut p = [0u8; 0x60];
+        p[..64].copy_from_slice(report_data);
+        p[0x40..0x44].copy_from_slice(&vmpl.to_le_bytes());
+        p[0x44..0x48].copy_from_slice(&key_sel.to_le_bytes());
+        let msg = seal(&key, seqno, MSG_REPORT_REQ, vmpck, &p);
+        let mut req = [0u8; 4096];
+        req[..msg.len()].copy_from_slice(&msg);
+        let rsp = self.guest_request(&req)?;
+        lock(&self.k).guest_seqno[vmpck as usize & 3] = seqno + 1;
+        let body = open(&key, &rsp).ok_or(crate::status::fw::BAD_MEASUREMENT)?;
+        let status = u32::from_le_bytes(body[..4].try_into().unwrap());
+        Ok((status, body[0x20..].to_vec()))
+    }
+
+    fn init2(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
+        let init: kvm_sev_init = read_struct(cmd.data)?;
+        if k.inited || init.flags != 0 || init.vmsa_features & !SUPPORTED_VMSA_FEATURES != 0 {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if init.ghcb_version > 2 || !k.vcpus.is_empty() {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        let asid = self.platform.asid_new(true)?;
+        if let Err(e) = self.platform.platform_init(&mut cmd.error) {
+            self.platform.asid_free(asid);
+            return Err(e);
+        }
+        k.asid = asid;
+        k.vmsa_features = init.vmsa_features | SNP_ACTIVE;
+        k.inited = true;
+        Ok(())
+    }
+
+    fn launch_start(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
+        let p: kvm_sev_snp_launch_start = read_struct(cmd.data)?;
+        if k.gctx.is_some() || p.flags != 0 {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if p.policy & !policy::KVM_VALID != 0 || p.policy & policy::RSVD_MBO == 0 {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if cmd.sev_fd as RawFd != self.platform.sev_fd() {
+            return Err(Fail::Os(libc::EBADF));
+        }
+        let fw = &self.platform.snp;
+        let gctx = match fw.gctx_create() {
+            Ok(g) => g,
+            Err(s) => {
+                cmd.error = s;
+                return Err(Fail::Os(libc::ENOTTY));
+            }
+        };
+        let r = issued(&mut cmd.error, fw.launch_start(gctx, p.policy, p.gosvw, 0))
+            .and_then(|_| issued(&mut cmd.error, fw.activate(gctx, k.asid)));
+        if let Err(e) = r {
+            let _ = fw.decommission(gctx);
+            return Err(e);
+        }
+        k.gctx = Some(gctx);
+        k.fd = Some(cmd.sev_fd as RawFd);
+        Ok(())
+    }
+
+    fn launch_update(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
+        let Some(gctx) = k.gctx else {
+            return Err(Fail::Os(libc::EINVAL));
+        };
+        let mut p: kvm_sev_snp_launch_update = read_struct(cmd.data)?;
+        if p.len % 4096 != 0 || p.flags != 0 || !matches!(p.type_, 1 | 3 | 4 | 5 | 6) {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if p.gfn_start >= GFN_LIMIT {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if cmd.sev_fd as RawFd != self.platform.sev_fd() {
+            return Err(Fail::Os(libc::EBADF));
+        }
+        // kvm_gmem_populate clamps to the end of the memslot.
+        let npages = (p.len / 4096).min(GFN_LIMIT - p.gfn_start);
+        let ptype = p.type_;
+        let zero = ptype == page_type::ZERO;
+        let all_mapped = zero || mapped(p.uaddr, npages * 4096);
+        let mut count = 0u64;
+        let mut fw_error = 0u32;
+        let mut failed = false;
+        // CONTENTS of NORMAL pages are independent of the chain: hash them for a batch of
+        // pages on several cores, then copy, chain and launch page by page in order (each
+        // page hashed once, its PAGE_INFO once).
+        let mut contents: Vec<Ld> = Vec::new();
+        'outer: while count < npages {
+            let batch = (npages - count).min(HASH_BATCH);
+            contents.clear();
+            if ptype == page_type::NORMAL && all_mapped {
+                let src = p.uaddr.wrapping_add(count * 4096);
+                // SAFETY: the whole range is mapped memory of this process (checked above)
+                // that the caller passed as LAUNCH_UPDATE source data (transport contract).
+                let s = unsafe {
+                    std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096)
+                };
+                hash_pages(s, &mut contents);
+            }
+            for j in 0..batch {
+                let gfn = p.gfn_start + count;
+                if k.mem.contains_key(&gfn) {
+                    failed = true; // -EEXIST: already populated
+                    break 'outer;
+                }
+                let data: Box<[u8; 4096]> = if zero {
+                    Box::new([0u8; 4096])
+                } else {
+                    let src = p.uaddr.wrapping_add(count * 4096);
+                    if !all_mapped && (src == 0 || !mapped(src, 4096)) {
+                        failed = true; // -EFAULT from the copy
+                        break 'outer;
+                    }
+                    // SAFETY: the source page is mapped memory of this process (checked
+                    // above, for the whole range or this page) that the caller passed as
+                    // LAUNCH_UPDATE source data (the transport's contract).
+                    let s = unsafe { &*(src as usize as *const [u8; 4096]) };
+                    Box::new(*s)
+                };
+                let mut page = PrivPage {
+                    data,
+                    rmp: Rmp::PreGuest {
+                        asid: k.asid,
+                        gpa: gfn << 12,
+                    },
+                };
+                let c = contents.get(j as usize);
+                match issued(
+                    &mut cmd.error,
+                    self.platform.snp.launch_update(gctx, &mut page, ptype, c),
+                ) {
+                    Ok(()) => {
+                        if ptype == page_type::SECRETS {
+                            k.secrets_gpa = Some(gfn << 12);
+                        }
+                        k.mem.insert(gfn, page);
+                        count += 1;
+                    }
+                    Err(_) => {
+                        fw_error = cmd.error;
+                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM
+                        {
+                            // KVM copies the firmware-corrected page to the user's source page.
+                            let _ =
+                                copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                        }
+                        failed = true;
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        if failed && count == 0 {
+            cmd.error = fw_error;
+            return Err(Fail::Os(libc::EIO));
+        }
+        p.gfn_start += count;
+        p.len -= count * 4096;
+        if !zero {
+            p.uaddr = p.uaddr.wrapping_add(count * 4096);
+        }
+        write_struct(cmd.data, &p)?;
+        Ok(())
+    }
+
+    fn launch_finish(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
+        let Some(gctx) = k.gctx else {
+            return Err(Fail::Os(libc::EINVAL));
+        };
+        let p: kvm_sev_snp_launch_finish = read_struct(cmd.data)?;
+        if p.flags != 0 {
+            return Err(Fail::Os(libc::EINVAL));
+        }
+        if cmd.sev_fd as RawFd != self.platform.sev_fd() {
+            return Err(Fail::Os(libc::EBADF));
+        }
+        // snp_launch_update_vmsa: every vCPU in index order.
+        let vcpus: Vec<Box<[u8; 4096]>> = k.vcpus.values().cloned().collect();
+        for v in vcpus {
+            let mut page = PrivPage {
+                data: v,
+                rmp: Rmp::PreGuest {
+                    asid: k.asid,
+                    gpa: INITIAL_VMSA_GPA,
+                },
+            };
+            page.data[0x3B0..0x3B8].copy_from_slice(&k.vmsa_features.to_le_bytes());
+            issued(
+                &mut cmd.error,
+                self.platform
+                    .snp
+                    .launch_update(gctx, &mut page, page_type::VMSA, None),
+            )?;
+            k.vmsas.push(page);
+            k.protected = true;
+        }
+        let id = if p.id_block_en != 0 {
+            let copy = |addr: u64, len: usize| -> Result<Vec<u8>, Errno> {
+                if addr == 0 {
+                    return Err(libc::EINVAL);
+                }
+                copy_from_user(addr, len)
+            };
+            let block: [u8; snp_sizes::ID_BLOCK] = copy(p.id_block_uaddr, snp_sizes::ID_BLOCK)?
+                .try_into()
+                .unwrap();
+            let auth: [u8; snp_sizes::ID_AUTH] = copy(p.id_auth_uaddr, snp_sizes::ID_AUTH)?
+                .try_into()
+                .unwrap();
+            Some((block, auth, p.auth_key_en != 0))
+        } else {
+            None
+        };
+        if k.fd != Some(self.platform.sev_fd()) {
+            return Err(Fail::Os(libc::EBADF));
+        }
+        issued(
+            &mut cmd.error,
+            self.platform.snp.launch_finish(
+                gctx,
+                id.as_ref().map(|(b, a, e)| (b, a, *e)),
+                p.vcek_disabled != 0,
+                p.host_data,
+            ),
+        )?;
+        k.protected = true;
+        Ok(())
+    }
+
+    fn dispatch(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
+        if k.inited && cmd.id < 100 {
+            return Err(Fail::Os(libc::EPERM));
+        }
+        match cmd.id {
+            kvm_cmd::INIT2 => self.init2(k, cmd),
+            // Legacy INIT flavours need a KVM_X86_DEFAULT_VM.
+            kvm_cmd::INIT | kvm_cmd::ES_INIT => Err(Fail::Os(libc::EINVAL)),
+            _ if !k.inited => Err(Fail::Os(libc::ENOTTY)),
+            kvm_snp_cmd::LAUNCH_START => self.launch_start(k, cmd),
+            kvm_snp_cmd::LAUNCH_UPDATE => self.launch_update(k, cmd),
+            kvm_snp_cmd::LAUNCH_FINISH => self.launch_finish(k, cmd),
+            _ => Err(Fail::Os(libc::EINVAL)),
+        }
+    }
+}
+
+impl VmTransport for SnpVm {
+    unsafe fn encrypt_op(&self, cmd: &mut kvm_sev_cmd) -> Result<(), Errno> {
+        let mut k = lock(&self.k);
+        self.dispatch(&mut k, cmd).map_err(Fail::errno)
+    }
+
+    unsafe fn register_region(&self, _region: &kvm_enc_region) -> Result<(), Errno> {
+        // KVM refuses region registration for SNP VMs (memory comes from guest_memfd).
+        Err(libc::EINVAL)
+    }
+
+    fn unregister_region(&self, _region: &kvm_enc_region) -> Result<(), Errno> {
+        Err(libc::EINVAL)
+    }
+
+    fn vm_fd(&self) -> RawFd {
+        self.vm_fd
+    }
+
+    fn model_snp(&self) -> Option<&SnpVm> {
+        Some(self)
+    }
+}
+
+impl Drop for SnpVm {
+    /// `sev_vm_destroy`: SNP_DECOMMISSION, private pages freed (zeroized), the ASID back.
+    fn drop(&mut self) {
+        let mut k = std::mem::take(&mut *lock(&self.k));
+        if let Some(g) = k.gctx {
+            let _ = self.platform.snp.decommission(g);
+        }
+        for p in k.mem.values_mut().chain(k.vmsas.iter_mut()) {
+            zeroize::Zeroize::zeroize(&mut p.data[..]);
+        }
+        if k.inited {
+            self.platform.asid_free(k.asid);
+        }
+    }
+}
