@@ -182,6 +182,193 @@
 #define LIBSEV_LAUNCH_DIGEST_LEN 32
 
 /**
+ * Size of an SNP launch digest (the report's MEASUREMENT).
+ */
+#define LIBSEV_SNP_DIGEST_LEN 48
+
+/**
+ * Size of an SNP ID block.
+ */
+#define LIBSEV_SNP_ID_BLOCK_LEN 96
+
+/**
+ * Size of the SNP ID authentication information.
+ */
+#define LIBSEV_SNP_ID_AUTH_LEN 4096
+
+/**
+ * Size of LAUNCH_FINISH's host data.
+ */
+#define LIBSEV_SNP_HOST_DATA_LEN 32
+
+/**
+ * Size of LAUNCH_START's guest-OS-visible workarounds.
+ */
+#define LIBSEV_SNP_GOSVW_LEN 16
+
+/**
+ * Size of a VMSA and of a guest page.
+ */
+#define LIBSEV_SNP_PAGE_LEN 4096
+
+/**
+ * Size of a wrapped VLEK hash stick (SNP_VLEK_LOAD).
+ */
+#define LIBSEV_SNP_VLEK_WRAPPED_LEN 432
+
+/**
+ * Size of the hash sticks `libsev_snp_model_wrap_vlek` wraps.
+ */
+#define LIBSEV_SNP_VLEK_STICKS_LEN 384
+
+/**
+ * Size of an SNP attestation report.
+ */
+#define LIBSEV_SNP_REPORT_LEN 1184
+
+/**
+ * Size of a report's REPORT_DATA (the guest's nonce or key binding).
+ */
+#define LIBSEV_SNP_REPORT_DATA_LEN 64
+
+/**
+ * SNP page type NORMAL (measured contents).
+ */
+#define LIBSEV_SNP_PAGE_NORMAL 1
+
+/**
+ * SNP page type ZERO (no source data; measured as zero contents).
+ */
+#define LIBSEV_SNP_PAGE_ZERO 3
+
+/**
+ * SNP page type UNMEASURED.
+ */
+#define LIBSEV_SNP_PAGE_UNMEASURED 4
+
+/**
+ * SNP page type SECRETS (the firmware fills it: VMPCKs).
+ */
+#define LIBSEV_SNP_PAGE_SECRETS 5
+
+/**
+ * SNP page type CPUID (validated; a refused page comes back corrected).
+ */
+#define LIBSEV_SNP_PAGE_CPUID 6
+
+/**
+ * QEMU's default SNP guest policy: SMT allowed, reserved bit 17 set.
+ */
+#define LIBSEV_SNP_POLICY_DEFAULT 196608
+
+/**
+ * `libsev_snp_policy.expect` bits: which expected values are set (unset ones are not checked).
+ */
+#define LIBSEV_SNP_EXPECT_MEASUREMENT (1 << 0)
+
+#define LIBSEV_SNP_EXPECT_HOST_DATA (1 << 1)
+
+#define LIBSEV_SNP_EXPECT_ID_KEY_DIGEST (1 << 2)
+
+/**
+ * Also requires KEY_INFO.AUTHOR_KEY_EN = 1.
+ */
+#define LIBSEV_SNP_EXPECT_AUTHOR_KEY_DIGEST (1 << 3)
+
+#define LIBSEV_SNP_EXPECT_FAMILY_ID (1 << 4)
+
+#define LIBSEV_SNP_EXPECT_IMAGE_ID (1 << 5)
+
+#define LIBSEV_SNP_EXPECT_REPORT_DATA (1 << 6)
+
+#define LIBSEV_SNP_EXPECT_VMPL (1 << 7)
+
+#define LIBSEV_SNP_EXPECT_MIN_GUEST_SVN (1 << 8)
+
+/**
+ * `policy_allowed` applies (otherwise any POLICY bit beyond `policy_required` is accepted).
+ */
+#define LIBSEV_SNP_EXPECT_POLICY_ALLOWED (1 << 9)
+
+#define LIBSEV_SNP_EXPECT_PLATFORM_INFO_ALLOWED (1 << 10)
+
+#define LIBSEV_SNP_EXPECT_MIN_TCB (1 << 11)
+
+#define LIBSEV_SNP_EXPECT_MIN_LAUNCH_TCB (1 << 12)
+
+#define LIBSEV_SNP_EXPECT_MIN_FIRMWARE (1 << 13)
+
+#define LIBSEV_SNP_EXPECT_REPORT_ID (1 << 14)
+
+#define LIBSEV_SNP_EXPECT_REPORT_ID_MA (1 << 15)
+
+/**
+ * Accept COMMITTED_TCB/version below CURRENT (provisional firmware).
+ */
+#define LIBSEV_SNP_ALLOW_PROVISIONAL_FIRMWARE (1 << 16)
+
+/**
+ * Accept a masked (zero) CHIP_ID with a VCEK.
+ */
+#define LIBSEV_SNP_ALLOW_MASKED_CHIP_ID (1 << 17)
+
+/**
+ * Size of `libsev_snp_verdict.message`, including the terminating NUL.
+ */
+#define LIBSEV_SNP_VERDICT_MESSAGE_LEN 1024
+
+/**
+ * Bits of `libsev_snp_verdict.failed` (see `libsev_snp_check_name`).
+ */
+#define LIBSEV_SNP_CHECK_SIGNATURE (1 << 0)
+
+#define LIBSEV_SNP_CHECK_SIGNATURE_ALGO (1 << 1)
+
+#define LIBSEV_SNP_CHECK_SIGNING_KEY (1 << 2)
+
+#define LIBSEV_SNP_CHECK_GENERATION (1 << 3)
+
+#define LIBSEV_SNP_CHECK_CHIP_ID (1 << 4)
+
+#define LIBSEV_SNP_CHECK_REPORTED_TCB (1 << 5)
+
+#define LIBSEV_SNP_CHECK_CURRENT_TCB (1 << 6)
+
+#define LIBSEV_SNP_CHECK_COMMITTED_TCB (1 << 7)
+
+#define LIBSEV_SNP_CHECK_LAUNCH_TCB (1 << 8)
+
+#define LIBSEV_SNP_CHECK_MINIMUM_TCB (1 << 9)
+
+#define LIBSEV_SNP_CHECK_MEASUREMENT (1 << 10)
+
+#define LIBSEV_SNP_CHECK_HOST_DATA (1 << 11)
+
+#define LIBSEV_SNP_CHECK_ID_KEY_DIGEST (1 << 12)
+
+#define LIBSEV_SNP_CHECK_AUTHOR_KEY_DIGEST (1 << 13)
+
+#define LIBSEV_SNP_CHECK_FAMILY_ID (1 << 14)
+
+#define LIBSEV_SNP_CHECK_IMAGE_ID (1 << 15)
+
+#define LIBSEV_SNP_CHECK_GUEST_SVN (1 << 16)
+
+#define LIBSEV_SNP_CHECK_POLICY (1 << 17)
+
+#define LIBSEV_SNP_CHECK_VMPL (1 << 18)
+
+#define LIBSEV_SNP_CHECK_REPORT_DATA (1 << 19)
+
+#define LIBSEV_SNP_CHECK_PLATFORM_INFO (1 << 20)
+
+#define LIBSEV_SNP_CHECK_REPORT_ID (1 << 21)
+
+#define LIBSEV_SNP_CHECK_REPORT_ID_MA (1 << 22)
+
+#define LIBSEV_SNP_CHECK_FIRMWARE_VERSION (1 << 23)
+
+/**
  * Log levels, from most to least severe.
  */
 enum libsev_log_level
@@ -483,9 +670,8 @@ enum libsev_status
      */
     LIBSEV_STATUS_MEASUREMENT_MISMATCH = 2005,
     /**
-     * A cryptographic operation failed (bad key, point not on curve).
-     *
-     * Reserved: not produced by this version of libsev; the number stays assigned.
+     * A key is not usable: not a P-384 private key in a known encoding, or a point not on
+     * the curve.
      */
     LIBSEV_STATUS_CRYPTO_ERROR = 2006,
     /**
@@ -640,6 +826,54 @@ typedef uint32_t libsev_amd_generation;
 #endif // __cplusplus
 
 /**
+ * An AMD generation with SEV-SNP (its own ARK/ASK and TCB layout).
+ */
+enum libsev_snp_generation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Any generation (input) / not known (output).
+     */
+    LIBSEV_SNP_GEN_ANY = 0,
+    LIBSEV_SNP_GEN_MILAN = 1,
+    LIBSEV_SNP_GEN_GENOA = 2,
+    LIBSEV_SNP_GEN_TURIN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_snp_generation libsev_snp_generation;
+#else
+typedef uint32_t libsev_snp_generation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A certificate kind in an extended-report certificate table.
+ */
+enum libsev_snp_cert_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    LIBSEV_SNP_CERT_ARK = 0,
+    /**
+     * The ASK (or ASVK for a VLEK chain).
+     */
+    LIBSEV_SNP_CERT_ASK = 1,
+    LIBSEV_SNP_CERT_VCEK = 2,
+    LIBSEV_SNP_CERT_VLEK = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum libsev_snp_cert_kind libsev_snp_cert_kind;
+#else
+typedef uint32_t libsev_snp_cert_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Which operation a status belongs to (reported in `libsev_error.command` and in logs).
  *
  * Guest commands use KVM's `KVM_SEV_*` ids, platform commands `0x100 +` the `/dev/sev`
@@ -748,6 +982,20 @@ typedef struct libsev_owner_session libsev_owner_session;
  * `libsev_platform_last_error` reflects the most recent failure on any thread.
  */
 typedef struct libsev_platform libsev_platform;
+
+/**
+ * A verified SNP certificate chain (opaque). Immutable; safe to share between threads.
+ */
+typedef struct libsev_snp_chain libsev_snp_chain;
+
+/**
+ * One SEV-SNP guest: a KVM VM of type `KVM_X86_SNP_VM` (libsev's or the caller's) or a model
+ * SNP VM, on a `libsev_platform`.
+ *
+ * Thread safety: use a handle from one thread at a time (calls are serialised internally);
+ * distinct guests are independent. A guest keeps its platform alive.
+ */
+typedef struct libsev_snp_guest libsev_snp_guest;
 
 /**
  * A log callback: level, a NUL-terminated message valid only during the call, and the
@@ -1060,6 +1308,281 @@ typedef struct libsev_probe_result {
      */
     struct libsev_probe_item sev_device;
 } libsev_probe_result;
+
+/**
+ * The inputs and outputs of `libsev_snp_id_block_sign`.
+ */
+typedef struct libsev_snp_id_block {
+    /**
+     * In: the expected launch digest (`libsev_snp_expected_measurement`).
+     */
+    uint8_t ld[48];
+    /**
+     * In: the FAMILY_ID the report will carry.
+     */
+    uint8_t family_id[16];
+    /**
+     * In: the IMAGE_ID the report will carry.
+     */
+    uint8_t image_id[16];
+    /**
+     * In: the GUEST_SVN the report will carry.
+     */
+    uint32_t guest_svn;
+    /**
+     * In: VERSION (tools write 1).
+     */
+    uint32_t version;
+    /**
+     * In: exactly the policy the VMM passes to SNP_LAUNCH_START.
+     */
+    uint64_t policy;
+    /**
+     * Out: the 96-byte ID block for SNP_LAUNCH_FINISH.
+     */
+    uint8_t id_block[96];
+    /**
+     * Out: the 4096-byte ID authentication information.
+     */
+    uint8_t id_auth[4096];
+    /**
+     * Out: SHA-384 of the ID public-key structure (the report's ID_KEY_DIGEST).
+     */
+    uint8_t id_key_digest[48];
+    /**
+     * Out: the report's AUTHOR_KEY_DIGEST (zero without an author key).
+     */
+    uint8_t author_key_digest[48];
+    /**
+     * Out: 1 when an author key signed (pass `auth_key_en = 1` to SNP_LAUNCH_FINISH).
+     */
+    uint32_t author_key_en;
+} libsev_snp_id_block;
+
+/**
+ * What an SNP launch digest depends on (`libsev_snp_expected_measurement`). Zero-initialise,
+ * then fill; the fields mean what they mean in `libsev_es_launch`.
+ */
+typedef struct libsev_snp_measure {
+    /**
+     * The OVMF image exactly as launched (a multiple of 4096 bytes, mapped to end at 4 GiB;
+     * e.g. `OVMF.fd` of an AmdSev build used as `-bios`).
+     */
+    const uint8_t *ovmf;
+    size_t ovmf_len;
+    /**
+     * Non-zero: measured direct boot (QEMU `kernel-hashes=on`): `kernel`, `initrd` and
+     * `cmdline` are hashed into OVMF's SNP_KERNEL_HASHES page. Zero: those are ignored.
+     */
+    uint32_t direct_boot;
+    /**
+     * The kernel file (NULL with length 0 for an empty one).
+     */
+    const uint8_t *kernel;
+    size_t kernel_len;
+    /**
+     * The initrd (NULL with length 0 for none).
+     */
+    const uint8_t *initrd;
+    size_t initrd_len;
+    /**
+     * The kernel command line, NUL-terminated, or NULL for none (QEMU then hashes a lone NUL).
+     */
+    const char *cmdline;
+    /**
+     * Number of vCPUs (1 to 512).
+     */
+    uint32_t vcpus;
+    /**
+     * The vCPU model's CPUID(1).EAX signature (QEMU profile: RDX at reset), e.g. 0x00800F12
+     * for EPYC-v4; 0: take it from `cpu_model`.
+     */
+    uint32_t vcpu_signature;
+    /**
+     * A QEMU CPU model name (`"EPYC-v4"`, `"EPYC-Milan"`, `"EPYC-Genoa"`, …), used when
+     * `vcpu_signature` is 0. EC2 and GCE ignore the vCPU model.
+     */
+    const char *cpu_model;
+    /**
+     * `LIBSEV_VMM_QEMU`, `_EC2` or `_GCE`.
+     */
+    uint32_t vmm;
+    /**
+     * Reserved, 0.
+     */
+    uint32_t reserved;
+    /**
+     * SEV_FEATURES of the VMSAs besides SNPActive (always added): 0, or 0x20 with DebugSwap
+     * (KVM_SEV_INIT2's `vmsa_features`).
+     */
+    uint64_t guest_features;
+} libsev_snp_measure;
+
+/**
+ * A TCB by component (`fmc` is meaningful on Turin and later only; 0 elsewhere).
+ */
+typedef struct libsev_snp_tcb {
+    uint8_t fmc;
+    uint8_t bootloader;
+    uint8_t tee;
+    uint8_t snp;
+    uint8_t microcode;
+} libsev_snp_tcb;
+
+/**
+ * What a verified chain is (filled by `libsev_snp_chain_info`).
+ */
+typedef struct libsev_snp_chain_facts {
+    /**
+     * `LIBSEV_ROOT_AMD` (1) or `LIBSEV_ROOT_TEST_ONLY` (2), as for legacy chains.
+     */
+    uint32_t root_kind;
+    /**
+     * A `libsev_snp_generation`.
+     */
+    uint32_t generation;
+    /**
+     * 0 = VCEK, 1 = VLEK (the KEY_INFO.SIGNING_KEY value a report must carry).
+     */
+    uint32_t leaf_kind;
+    /**
+     * The TCB the VCEK/VLEK was issued for.
+     */
+    struct libsev_snp_tcb tcb;
+    /**
+     * The VCEK's chip id (hwID), `hw_id_len` bytes (64, or 8 on Turin; 0 for a VLEK).
+     */
+    uint8_t hw_id[64];
+    uint32_t hw_id_len;
+} libsev_snp_chain_facts;
+
+/**
+ * What the owner expects of a report, as data. Zero-initialise it, set the fields you check
+ * and their `LIBSEV_SNP_EXPECT_*` bits in `expect`.
+ */
+typedef struct libsev_snp_policy {
+    /**
+     * `LIBSEV_SNP_EXPECT_*` and `LIBSEV_SNP_ALLOW_*` bits.
+     */
+    uint32_t expect;
+    uint32_t vmpl;
+    uint32_t min_guest_svn;
+    /**
+     * Firmware version minimum (major.minor, build) of CURRENT.
+     */
+    uint8_t min_fw_major;
+    uint8_t min_fw_minor;
+    uint8_t min_fw_build;
+    uint8_t reserved0;
+    /**
+     * POLICY bits that must be set (always checked; 0 requires nothing).
+     */
+    uint64_t policy_required;
+    /**
+     * POLICY bits that may be set (with `LIBSEV_SNP_EXPECT_POLICY_ALLOWED`).
+     */
+    uint64_t policy_allowed;
+    /**
+     * PLATFORM_INFO bits that must be set (always checked).
+     */
+    uint64_t platform_info_required;
+    uint64_t platform_info_allowed;
+    struct libsev_snp_tcb min_tcb;
+    struct libsev_snp_tcb min_launch_tcb;
+    uint8_t measurement[48];
+    uint8_t host_data[32];
+    uint8_t id_key_digest[48];
+    uint8_t author_key_digest[48];
+    uint8_t family_id[16];
+    uint8_t image_id[16];
+    uint8_t report_data[64];
+    uint8_t report_id[32];
+    uint8_t report_id_ma[32];
+} libsev_snp_policy;
+
+/**
+ * The outcome of `libsev_snp_report_verify`.
+ */
+typedef struct libsev_snp_verdict {
+    /**
+     * One `LIBSEV_SNP_CHECK_*` bit per failed check; 0 when every check passed.
+     */
+    uint64_t failed;
+    /**
+     * The report's VERSION.
+     */
+    uint32_t report_version;
+    /**
+     * The report's VMPL, GUEST_SVN and POLICY (convenience copies of verified fields).
+     */
+    uint32_t vmpl;
+    uint32_t guest_svn;
+    uint32_t reserved0;
+    uint64_t policy;
+    struct libsev_snp_tcb current_tcb;
+    struct libsev_snp_tcb reported_tcb;
+    uint8_t measurement[48];
+    uint8_t report_data[64];
+    /**
+     * NUL-terminated: each failed check as "name: reason", separated by "; " (truncated to
+     * fit); "every check passed" otherwise.
+     */
+    char message[LIBSEV_SNP_VERDICT_MESSAGE_LEN];
+} libsev_snp_verdict;
+
+/**
+ * `SNP_PLATFORM_STATUS` as `libsev_snp_platform_status` returns it.
+ */
+typedef struct libsev_snp_platform_status_info {
+    /**
+     * Firmware API major version.
+     */
+    uint8_t api_major;
+    /**
+     * Firmware API minor version.
+     */
+    uint8_t api_minor;
+    /**
+     * SNP state: 0 UNINIT, 1 INIT.
+     */
+    uint8_t state;
+    /**
+     * The RMP is initialised (1) or not (0).
+     */
+    uint8_t rmp_initialized;
+    /**
+     * Firmware build.
+     */
+    uint32_t build_id;
+    /**
+     * Reports mask the chip id (1) or not (0).
+     */
+    uint8_t mask_chip_id;
+    /**
+     * Reports are not signed with the VCEK (1) or are (0).
+     */
+    uint8_t mask_chip_key;
+    /**
+     * A VLEK is loaded (1) or not (0).
+     */
+    uint8_t vlek_en;
+    /**
+     * Reserved, 0.
+     */
+    uint8_t reserved;
+    /**
+     * Number of SNP guests.
+     */
+    uint32_t guest_count;
+    /**
+     * TCB_VERSION of the running firmware and microcode.
+     */
+    uint64_t current_tcb;
+    /**
+     * TCB_VERSION the VCEK is derived from.
+     */
+    uint64_t reported_tcb;
+} libsev_snp_platform_status_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2519,6 +3042,451 @@ bool libsev_has_feature(uint32_t feature);
  * `out` must be NULL or writable.
  */
 LIBSEV_MUST_USE libsev_status libsev_probe(struct libsev_probe_result *out);
+
+/**
+ * Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
+ * `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
+ * A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) with
+ * that reason in the message. `*out` is set only on success.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_new(const struct libsev_platform *platform,
+                                   struct libsev_snp_guest **out,
+                                   struct libsev_error *err);
+
+/**
+ * Create an SNP guest on the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never
+ * closes it. `*out` is set only on success. Statuses as `libsev_guest_attach`.
+ *
+ * # Safety
+ * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_attach(const struct libsev_platform *platform,
+                                      int vm_fd,
+                                      struct libsev_snp_guest **out,
+                                      struct libsev_error *err);
+
+/**
+ * Free an SNP guest (NULL is a no-op): the firmware decommissions it and its private memory
+ * is wiped. A caller's VM fd is left open.
+ *
+ * # Safety
+ * `guest` NULL or a handle from `libsev_snp_guest_new`/`_attach`, not yet freed, and not in
+ * use by another thread.
+ */
+void libsev_snp_guest_free(struct libsev_snp_guest *guest);
+
+/**
+ * The message of the last failure on this guest ("" if none or NULL), with the lifetime of
+ * `libsev_guest_last_error`'s.
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+const char *libsev_snp_guest_last_error(const struct libsev_snp_guest *guest);
+
+/**
+ * Copy the message of the guest's last failure, with its NUL, into `buf` under the buffer
+ * rule (as `libsev_guest_last_error_copy`).
+ *
+ * # Safety
+ * `guest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_last_error_copy(const struct libsev_snp_guest *guest,
+                                               char *buf,
+                                               size_t len,
+                                               size_t *out_len);
+
+/**
+ * The guest's VM fd (-1 for a model VM without one, or for NULL).
+ *
+ * # Safety
+ * `guest` NULL or live.
+ */
+int libsev_snp_guest_vm_fd(const struct libsev_snp_guest *guest);
+
+/**
+ * `KVM_SEV_INIT2` for the SNP VM: `vmsa_features` (DebugSwap = 0x20; SNPActive is implied)
+ * and `ghcb_version` (0 = 2). Before any vCPU exists. KVM (and the model) answer a second
+ * call, unknown features or a GHCB version above 2 with `EINVAL`
+ * (`LIBSEV_STATUS_KERNEL_REJECTED`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_init2(struct libsev_snp_guest *guest,
+                                     uint64_t vmsa_features,
+                                     uint16_t ghcb_version,
+                                     struct libsev_error *err);
+
+/**
+ * Model only: vCPU `index`'s VMSA page (`LIBSEV_SNP_PAGE_LEN` bytes, what KVM builds from the
+ * vCPU's registers; SEV_FEATURES at 0x3B0 is set by the model as KVM sets it). After init2
+ * and before `libsev_snp_launch_finish`. On KVM: `LIBSEV_STATUS_INVALID_STATE` (create vCPUs
+ * with `KVM_CREATE_VCPU`).
+ *
+ * # Safety
+ * `guest` NULL or live; `vmsa` NULL or `len` readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_set_vmsa(struct libsev_snp_guest *guest,
+                                        uint32_t index,
+                                        const uint8_t *vmsa,
+                                        size_t len,
+                                        struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_START`: `policy` (reserved bit 17 must be set; see
+ * `LIBSEV_SNP_POLICY_DEFAULT`) and `gosvw` (16 bytes, or NULL for zeros).
+ *
+ * # Safety
+ * `guest` NULL or live; `gosvw` NULL or 16 readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_start(struct libsev_snp_guest *guest,
+                                      uint64_t policy,
+                                      const uint8_t *gosvw,
+                                      struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_UPDATE` of `[gpa, gpa + len)` with pages of `page_type`
+ * (`LIBSEV_SNP_PAGE_*`) from `data` (NULL for ZERO pages). libsev repeats the ioctl while
+ * KVM reports partial progress and checks the whole range was done. On failure the message
+ * says how many bytes were launched. A CPUID page the firmware refuses
+ * (`LIBSEV_STATUS_FW_INVALID_PARAM`) comes back corrected in `data`. On KVM the range must
+ * be in a guest_memfd memslot and set private (`KVM_SET_MEMORY_ATTRIBUTES`) first.
+ *
+ * `gpa` not 4 KiB aligned: `LIBSEV_STATUS_UNALIGNED` (nothing is sent); `len` not a
+ * multiple of 4096 or a page type KVM does not know: `EINVAL` from KVM (and the model);
+ * `len` 0 does nothing; unreadable `data`: `EFAULT`. A page the guest already launched (an
+ * overlapping range) is refused with `EIO` and firmware status 0, as KVM refuses it; pages
+ * before it in the same call stay launched and the message says how many.
+ *
+ * # Safety
+ * `guest` NULL or live; unless ZERO, `data` NULL or `len` readable (for CPUID writable)
+ * bytes not used by others during the call; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_update(struct libsev_snp_guest *guest,
+                                       uint64_t gpa,
+                                       uint8_t *data,
+                                       size_t len,
+                                       uint8_t page_type,
+                                       struct libsev_error *err);
+
+/**
+ * `KVM_SEV_SNP_LAUNCH_FINISH`: KVM launches every vCPU's VMSA, then the firmware verifies
+ * the ID block when one is given (`id_block` 96 bytes and `id_auth` 4096 bytes, both or
+ * neither; `auth_key_en` non-zero when the ID authentication carries an author key),
+ * records `host_data` (32 bytes, NULL for zeros) and runs the guest. `vcek_disabled`
+ * non-zero refuses VCEK-signed reports. A forged ID block is
+ * `LIBSEV_STATUS_FW_BAD_SIGNATURE`, a digest or policy that differs from the launch's
+ * `LIBSEV_STATUS_FW_BAD_MEASUREMENT` / `_FW_POLICY_FAILURE`. Not repeatable (KVM launches the
+ * VMSAs before the firmware checks the ID block): free the guest after a failure.
+ *
+ * # Safety
+ * `guest` NULL or live; the buffers NULL or of the stated lengths; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_launch_finish(struct libsev_snp_guest *guest,
+                                       const uint8_t *id_block,
+                                       size_t id_block_len,
+                                       const uint8_t *id_auth,
+                                       size_t id_auth_len,
+                                       int auth_key_en,
+                                       int vcek_disabled,
+                                       const uint8_t *host_data,
+                                       struct libsev_error *err);
+
+/**
+ * Model only (a testing aid): the guest's launch digest (48 bytes into `out`), which on
+ * hardware reaches the owner only inside an attestation report.
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or 48 writable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_measurement(struct libsev_snp_guest *guest,
+                                                 uint8_t *out,
+                                                 struct libsev_error *err);
+
+/**
+ * Model only (a testing aid): the guest's own view of its launched private page at `gpa`
+ * (4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
+ * access on hardware.
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or 4096 writable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_read_page(struct libsev_snp_guest *guest,
+                                               uint64_t gpa,
+                                               uint8_t *out,
+                                               struct libsev_error *err);
+
+/**
+ * Model only: an attestation report as the guest obtains it — a MSG_REPORT_REQ with
+ * `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
+ * through KVM's guest request to the firmware, the response decrypted — written to `out`
+ * (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
+ * REPORTED_TCB (or the loaded VLEK). A refusal inside the response (a `vmpl` above 3, no
+ * VLEK) is `LIBSEV_STATUS_FW_*` with that status; so is a failed command (a guest not
+ * launched: `LIBSEV_STATUS_FW_INVALID_GUEST`; no secrets page: `_FW_INVALID_PARAM`).
+ *
+ * # Safety
+ * `guest` NULL or live; `report_data` NULL or 64 readable bytes; `out` NULL or 1184 writable
+ * bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_report(struct libsev_snp_guest *guest,
+                                            const uint8_t *report_data,
+                                            uint32_t vmpl,
+                                            uint8_t *out,
+                                            struct libsev_error *err);
+
+/**
+ * Build and sign an ID block: fill `io`'s inputs, get `id_block`, `id_auth` and the digests
+ * back. `id_key` (required) and `author_key` (optional: NULL/0) are P-384 private keys as a
+ * 48-byte big-endian scalar, PKCS#8 or SEC1, DER or PEM; anything else is
+ * `LIBSEV_STATUS_CRYPTO_ERROR` naming the key. ECDSA signatures are deterministic
+ * (RFC 6979). The outputs are written only on success.
+ *
+ * # Safety
+ * `io` NULL or a readable and writable `libsev_snp_id_block`; the keys NULL or readable for
+ * their lengths; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_id_block_sign(struct libsev_snp_id_block *io,
+                                       const uint8_t *id_key,
+                                       size_t id_key_len,
+                                       const uint8_t *author_key,
+                                       size_t author_key_len,
+                                       struct libsev_error *err);
+
+/**
+ * The report digest of a P-384 public key (SHA-384 of the SNP public-key structure), as
+ * ID_KEY_DIGEST/AUTHOR_KEY_DIGEST: `key` is an uncompressed SEC1 point (97 bytes) or a
+ * private key in any form `libsev_snp_id_block_sign` accepts. Writes 48 bytes to `digest`.
+ *
+ * # Safety
+ * `key` NULL or `key_len` readable bytes; `digest` NULL or 48 writable bytes; `err` NULL or
+ * writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_key_digest(const uint8_t *key,
+                                    size_t key_len,
+                                    uint8_t *digest,
+                                    struct libsev_error *err);
+
+/**
+ * Compute the expected MEASUREMENT of an SNP guest (the launch digest: OVMF's pages, its SEV
+ * metadata sections in table order, the kernel-hashes page if measured direct boot is on,
+ * then one VMSA per vCPU) and write 48 bytes to `digest`. `LIBSEV_STATUS_BAD_FIRMWARE_IMAGE`
+ * when the image lacks the footer table, SEV-ES reset block or SEV metadata, or a kernel is
+ * given for an image without an SNP_KERNEL_HASHES section; `LIBSEV_STATUS_INVALID_ARGUMENT`
+ * for a vCPU count, VMM, CPU model or reserved field out of range. Nothing is written on
+ * failure.
+ *
+ * # Safety
+ * `params` NULL or a readable `libsev_snp_measure` whose pointers are valid for their
+ * lengths and whose strings are NUL-terminated; `digest` NULL or 48 writable bytes; `err`
+ * NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_expected_measurement(const struct libsev_snp_measure *params,
+                                              uint8_t *digest,
+                                              struct libsev_error *err);
+
+/**
+ * Verify an SNP certificate chain `leaf` (VCEK or VLEK) ← `ask` (ASK or ASVK) ← `ark`
+ * (self-signed) and identify its root; on success `*out` receives a new chain handle (free it
+ * with `libsev_snp_chain_free`). Each certificate is DER or PEM.
+ *
+ * * `generation`: a `libsev_snp_generation` the chain must be of, or `LIBSEV_SNP_GEN_ANY`.
+ * * `flags`: 0 or `LIBSEV_VERIFY_ALLOW_TEST_ROOT` (accept libsev's test-only SNP root — the
+ *   firmware model's; its private keys are public, so only in tests).
+ *
+ * The ARK must be one of AMD's SNP roots (Milan, Genoa, Turin), pinned by the SHA-384 of its
+ * DER. Statuses: `LIBSEV_STATUS_BAD_CERTIFICATE` (malformed, wrong key type, missing AMD
+ * extension), `LIBSEV_STATUS_CHAIN_BROKEN` (a certificate's issuer is not the next one),
+ * `LIBSEV_STATUS_BAD_SIGNATURE`, `LIBSEV_STATUS_UNKNOWN_ROOT` (not an AMD root, or not of the
+ * required generation), `LIBSEV_STATUS_TEST_ROOT_NOT_ALLOWED`. Nothing is written to `*out`
+ * on failure.
+ *
+ * # Safety
+ * Every non-NULL pointer points to the number of readable bytes given with it; `out` NULL or
+ * writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_verify(const uint8_t *ark,
+                                      size_t ark_len,
+                                      const uint8_t *ask,
+                                      size_t ask_len,
+                                      const uint8_t *leaf,
+                                      size_t leaf_len,
+                                      uint32_t generation,
+                                      uint32_t flags,
+                                      struct libsev_snp_chain **out,
+                                      struct libsev_error *err);
+
+/**
+ * Describe a verified chain (`*out` written on success).
+ *
+ * # Safety
+ * `chain` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_chain_info(const struct libsev_snp_chain *chain,
+                                    struct libsev_snp_chain_facts *out,
+                                    struct libsev_error *err);
+
+/**
+ * Free a chain handle (NULL is a no-op).
+ *
+ * # Safety
+ * `chain` must be NULL or a handle from `libsev_snp_chain_verify`, not yet freed, and not in
+ * use by another thread.
+ */
+void libsev_snp_chain_free(struct libsev_snp_chain *chain);
+
+/**
+ * Verify an attestation report (`report_len` must be 0x4A0 = 1184) against a verified chain
+ * and the owner's `policy`, and fill `*verdict` (always, when the report could be parsed).
+ *
+ * Checks: the ECDSA P-384 signature with the chain's VCEK/VLEK; SIGNATURE_ALGO; KEY_INFO's
+ * signing key vs. the chain's leaf; the report's generation vs. the chain's; CHIP_ID = the
+ * VCEK's hwID; REPORTED_TCB = the certificate's TCB; certificate TCB ≤ CURRENT_TCB;
+ * COMMITTED = CURRENT (unless provisional firmware is allowed); then every expected value of
+ * `policy`. Returns `LIBSEV_STATUS_OK` when every check passed,
+ * `LIBSEV_STATUS_REPORT_CHECK_FAILED` when some failed (their bits are in
+ * `verdict->failed`, reasons in `verdict->message`), `LIBSEV_STATUS_BAD_REPORT` when the bytes
+ * are not a report (length, version 2–5, non-zero reserved bytes; `*verdict` untouched).
+ * Versions 2, 3 (and 4) and 5 are understood.
+ *
+ * # Safety
+ * `report` NULL or `report_len` readable bytes; `chain` NULL or live; `policy` NULL or a
+ * readable `libsev_snp_policy`; `verdict` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_report_verify(const uint8_t *report,
+                                       size_t report_len,
+                                       const struct libsev_snp_chain *chain,
+                                       const struct libsev_snp_policy *policy,
+                                       struct libsev_snp_verdict *verdict,
+                                       struct libsev_error *err);
+
+/**
+ * The static name of one `LIBSEV_SNP_CHECK_*` bit ("measurement", "chip_id", ...), or
+ * "unknown" for anything else.
+ */
+const char *libsev_snp_check_name(uint64_t check);
+
+/**
+ * Copy the certificate of `kind` (a `libsev_snp_cert_kind`) out of an extended-report
+ * certificate table (24-byte entries {GUID, offset, length} ended by a zero entry). Buffer
+ * rule: `*out_len` receives the certificate's size; a NULL or short `buf` gives
+ * `LIBSEV_STATUS_BUFFER_TOO_SMALL`. A malformed table gives `LIBSEV_STATUS_BAD_CERTIFICATE`
+ * naming the fault; a table without that kind gives `LIBSEV_STATUS_CHAIN_BROKEN`.
+ *
+ * # Safety
+ * `table` NULL or `table_len` readable bytes; `buf` NULL or `buf_len` writable bytes;
+ * `out_len` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_cert_table_get(const uint8_t *table,
+                                        size_t table_len,
+                                        uint32_t kind,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        struct libsev_error *err);
+
+/**
+ * `SNP_PLATFORM_STATUS` into `*out` (written only on success).
+ *
+ * # Safety
+ * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_platform_status(const struct libsev_platform *platform,
+                                         struct libsev_snp_platform_status_info *out,
+                                         struct libsev_error *err);
+
+/**
+ * `SNP_COMMIT`: the current firmware and TCB become the minimum (anti-rollback).
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_commit(const struct libsev_platform *platform,
+                                struct libsev_error *err);
+
+/**
+ * `SNP_SET_CONFIG`: the REPORTED_TCB (0 = the committed TCB; never above it) and whether
+ * reports mask the chip id / are not signed with the VCEK.
+ *
+ * # Safety
+ * `platform` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_set_config(const struct libsev_platform *platform,
+                                    uint64_t reported_tcb,
+                                    int mask_chip_id,
+                                    int mask_chip_key,
+                                    struct libsev_error *err);
+
+/**
+ * `SNP_VLEK_LOAD` of a wrapped VLEK hash stick (`LIBSEV_SNP_VLEK_WRAPPED_LEN` bytes).
+ *
+ * # Safety
+ * `platform` NULL or live; `wrapped` NULL or `len` readable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_vlek_load(const struct libsev_platform *platform,
+                                   const uint8_t *wrapped,
+                                   size_t len,
+                                   struct libsev_error *err);
+
+/**
+ * Model only: a VLEK blob for `libsev_snp_vlek_load` on this model chip — 8 hash sticks
+ * (`LIBSEV_SNP_VLEK_STICKS_LEN` bytes; the VLEK derives from the last) wrapped with the
+ * chip's model wrapping key and bound to `tcb` (`LIBSEV_SNP_VLEK_WRAPPED_LEN` bytes into
+ * `out`).
+ *
+ * # Safety
+ * `platform` NULL or live; `sticks` NULL or 384 readable bytes; `out` NULL or 432 writable
+ * bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_model_wrap_vlek(const struct libsev_platform *platform,
+                                         const uint8_t *sticks,
+                                         uint64_t tcb,
+                                         uint8_t *out,
+                                         struct libsev_error *err);
+
+/**
+ * Model only: the extended-report certificate table (24-byte entries with RFC 4122 GUIDs,
+ * then DER certificates) a VMM hands its guests for this model chip: the test-only SNP root's
+ * ARK and ASK and the chip's VCEK certificate for its REPORTED_TCB. Buffer rule: a NULL or
+ * short `buf` gives `LIBSEV_STATUS_BUFFER_TOO_SMALL` with the size in `*out_len`.
+ *
+ * # Safety
+ * `platform` NULL or live; `buf` NULL or `len` writable bytes; `out_len` NULL or writable;
+ * `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_model_cert_table(const struct libsev_platform *platform,
+                                          uint8_t *buf,
+                                          size_t len,
+                                          size_t *out_len,
+                                          struct libsev_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -255,10 +255,9 @@ status_table! {
             "chain ends at the firmware model's test-only root, which was not allowed";
         /// The launch measurement does not match the expected value.
         LIBSEV_STATUS_MEASUREMENT_MISMATCH = 2005, "launch measurement does not match";
-        /// A cryptographic operation failed (bad key, point not on curve).
-        ///
-        /// Reserved: not produced by this version of libsev; the number stays assigned.
-        LIBSEV_STATUS_CRYPTO_ERROR = 2006, "cryptographic operation failed", reserved;
+        /// A key is not usable: not a P-384 private key in a known encoding, or a point not on
+        /// the curve.
+        LIBSEV_STATUS_CRYPTO_ERROR = 2006, "cryptographic operation failed (unusable key)";
         /// Serialized owner or model state is malformed.
         LIBSEV_STATUS_BAD_STATE_BLOB = 2007, "serialized state is malformed";
         /// A firmware image lacks what the launch needs (OVMF footer table, SEV-ES reset block,

@@ -112,7 +112,7 @@ pub struct libsev_ovmf_section {
     pub kind: u32,
 }
 
-fn vmm_of(v: u32) -> Result<VmmType> {
+pub(super) fn vmm_of(v: u32) -> Result<VmmType> {
     match v {
         LIBSEV_VMM_QEMU => Ok(VmmType::Qemu),
         LIBSEV_VMM_EC2 => Ok(VmmType::Ec2),
@@ -145,7 +145,7 @@ unsafe fn image<'a>(p: *const u8, len: usize) -> Result<(&'a [u8], Ovmf)> {
 
 /// # Safety
 /// `p` NULL or NUL-terminated.
-unsafe fn opt_cstr<'a>(p: *const c_char, name: &str) -> Result<Option<&'a [u8]>> {
+pub(super) unsafe fn opt_cstr<'a>(p: *const c_char, name: &str) -> Result<Option<&'a [u8]>> {
     if p.is_null() {
         return Ok(None);
     }
@@ -155,7 +155,7 @@ unsafe fn opt_cstr<'a>(p: *const c_char, name: &str) -> Result<Option<&'a [u8]>>
 
 /// # Safety
 /// `model` NULL or NUL-terminated.
-unsafe fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
+pub(super) unsafe fn signature(sig: u32, model: *const c_char, vmm: VmmType) -> Result<u32> {
     if sig != 0 {
         return Ok(sig);
     }

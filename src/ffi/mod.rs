@@ -18,7 +18,9 @@
 //! host probe), `guest` (the SEV guest handle), `launch`, `migrate`, `debug` (the SEV guest
 //! commands by family), `owner`, `digest` (the expected launch digest on its own), `certs`,
 //! `sizes` (every size the C API names). Later
-//! generations sit beside them (`es`, `snp*`).
+//! generations sit beside them: `es`; `snp` (the SNP guest handle and its launch),
+//! `snp_platform` (the `/dev/sev` SNP commands), `snp_owner` (chains and reports),
+//! `snp_measure` (expected digest and ID blocks).
 
 pub(crate) mod boundary;
 mod certs;
@@ -35,6 +37,10 @@ mod owner;
 mod platform;
 mod probe;
 mod sizes;
+mod snp;
+mod snp_measure;
+mod snp_owner;
+mod snp_platform;
 
 pub use certs::*;
 pub use chain_root::*;
@@ -50,6 +56,10 @@ pub use owner::*;
 pub use platform::*;
 pub use probe::*;
 pub use sizes::*;
+pub use snp::*;
+pub use snp_measure::*;
+pub use snp_owner::*;
+pub use snp_platform::*;
 
 use crate::status::{fw, libsev_status};
 use std::ffi::{CStr, CString, c_char, c_void};

@@ -146,6 +146,43 @@ fn ovmf_fixture_launch_digest_known_answers() {
         }
         assert_eq!(ld(&p, &g), hex(want), "after section at {gpa:#x}");
     }
+    // §6.5 (1 vCPU, kernel = /dev/null, no append, EPYC-v4): the final digest with KVM's
+    // VMSA for features 0x1 and 0x21, on two more guests launched the same way.
+    for (features, want) in [
+        (
+            0u64,
+            "ddc5224521617a536ee7ce9dd6224d1b58a8d4fda1c741f3ac99fc4bfa04ba6e9fc98646d4a07a9079397fa3852819b5",
+        ),
+        (
+            0x20,
+            "329c8ce0972ae52343b64d34a434a86f245dfd74f5ed7aae15d22efc78fb9683632b9b50e4e1d7fa41179ef98a7ef198",
+        ),
+    ] {
+        let mut h = SnpGuest::new(&p).unwrap();
+        h.init2(features, 0).unwrap();
+        h.launch_start(policy::DEFAULT, [0; 16]).unwrap();
+        let mut img = testdata("ovmf_AmdSev_suffix.bin").unwrap();
+        h.launch_update(base, &mut img, page_type::NORMAL).unwrap();
+        for (gpa, size, t, _) in steps {
+            match t {
+                page_type::NORMAL => h.launch_update(gpa, &mut hashes_page(), t).map(|_| ()),
+                page_type::ZERO => h.launch_update_zero(gpa, size).map(|_| ()),
+                _ => h
+                    .launch_update(gpa, &mut vec![0u8; size as usize], t)
+                    .map(|_| ()),
+            }
+            .unwrap();
+        }
+        use sev::uapi::vmsa::{KvmInit, VmmType, VmsaParams, reset_vmsa};
+        let params = VmsaParams {
+            init: KvmInit::Init2,
+            sev_features: features | 1,
+        };
+        let v = reset_vmsa(VmmType::Qemu, 0x0080_0F12, 0, 0x0080_B004, &params);
+        h.set_vcpu_vmsa(0, &v).unwrap();
+        h.launch_finish(&SnpFinish::default()).unwrap();
+        assert_eq!(ld(&p, &h), hex(want), "features {:#x}", features | 1);
+    }
     // The secrets page as the firmware fills it: version 3, fresh VMPCKs, TSC factor.
     let vm = g.model_vm().unwrap();
     let s = vm.guest_read_page(0x80D000).unwrap();
@@ -512,4 +549,47 @@ fn attestation_report_through_the_guest_message_path() {
         7
     );
     assert!(r[0x2A0..].iter().all(|b| *b == 0) && r[0x1A0..0x1E0].iter().all(|b| *b == 0));
+}
+
+/// The extended report's certificate table: ARK ← ASK ← VCEK of the test-only SNP root, the
+/// VCEK certified for the REPORTED_TCB and the chip id, and the model's report verifies under
+/// it (the owner side's chain and signature checks).
+#[test]
+fn certificate_table_chains_to_the_test_root_and_verifies_the_report() {
+    use sev::certs::snp::SnpCert;
+    use sev::certs::snp::chain::{ChainOptions, verify_chain};
+    use sev::owner::snp::certtable::{CertKind, parse};
+    use sev::owner::snp::report::Report;
+    use sev::owner::snp::verify::verify_signature;
+    let p = platform(8);
+    let mut g = guest(&p);
+    g.launch_start(policy::DEFAULT, [0; 16]).unwrap();
+    g.launch_update(0x3000, &mut vec![0u8; 4096], page_type::SECRETS)
+        .unwrap();
+    g.launch_finish(&SnpFinish::default()).unwrap();
+    let (status, r) = g
+        .model_vm()
+        .unwrap()
+        .guest_report(&[9; 64], 0, 0, 0)
+        .unwrap();
+    assert_eq!(status, 0);
+    let table = p.model().unwrap().snp_cert_table().unwrap();
+    let certs = parse(&table).unwrap();
+    let get =
+        |k: CertKind| SnpCert::from_der(&certs.iter().find(|(c, _)| *c == k).unwrap().1).unwrap();
+    let (ark, ask, vcek) = (get(CertKind::Ark), get(CertKind::Ask), get(CertKind::Vcek));
+    let opts = ChainOptions {
+        allow_test_root: true,
+        ..Default::default()
+    };
+    let chain = verify_chain(&ark, &ask, &vcek, &opts).expect("VCEK chains to the test root");
+    let report = Report::parse(&r).unwrap();
+    assert!(
+        verify_signature(&report, chain.key()),
+        "the report verifies with the certified VCEK"
+    );
+    assert!(
+        verify_chain(&ark, &ask, &vcek, &ChainOptions::default()).is_err(),
+        "test root refused unless allowed"
+    );
 }

@@ -48,6 +48,28 @@ impl ModelPlatform {
         *self.snp.vcek(tcb).verifying_key()
     }
 
+    /// The extended-report certificate table (`sev-spec` SNP §4.6) a VMM hands its guests for
+    /// this chip: ARK and ASK of the test-only SNP root and this chip's VCEK certificate for
+    /// the REPORTED_TCB (Milan generation: the model's TCB layout), issued by that root.
+    pub fn snp_cert_table(&self) -> Result<Vec<u8>, String> {
+        use crate::certs::snp::{SnpGeneration, Tcb, testroot};
+        use crate::owner::snp::certtable::{CertKind, build};
+        let generation = SnpGeneration::Milan;
+        let tcb = self.snp_reported_tcb();
+        let vcek = testroot::issue_vcek(
+            generation,
+            &self.snp_vcek_public(tcb),
+            &self.chip_id(),
+            &Tcb::from_u64(tcb, generation),
+        )?;
+        let (ark, ask) = (testroot::ark().as_der(), testroot::ask().as_der());
+        Ok(build(&[
+            (CertKind::Ark, ark),
+            (CertKind::Ask, ask),
+            (CertKind::Vcek, &vcek),
+        ]))
+    }
+
     /// The REPORTED_TCB (SNP_SET_CONFIG's, else the committed TCB).
     pub fn snp_reported_tcb(&self) -> u64 {
         crate::model::firmware::lock(&self.snp.st).reported_tcb()

@@ -1,0 +1,472 @@
+//! C ABI for SEV-SNP, hypervisor side: the SNP guest handle (`libsev_snp_guest`) with
+//! `KVM_SEV_INIT2` and the three `KVM_SEV_SNP_LAUNCH_*` commands. The `/dev/sev` SNP platform
+//! commands and the model-only helpers sit beside it (`snp_platform`).
+//!
+//! Flow (launch, as QEMU does it): `libsev_snp_guest_new` (or `_attach` to a VM created with
+//! `KVM_X86_SNP_VM`) → `libsev_snp_guest_init2` → (KVM: guest_memfd, memory regions, private
+//! attributes, vCPUs; model: `libsev_snp_guest_set_vmsa` per vCPU) →
+//! `libsev_snp_launch_start` → `libsev_snp_launch_update` per range (firmware, OVMF metadata
+//! sections as ZERO / SECRETS / CPUID / NORMAL pages) → `libsev_snp_launch_finish` (optional
+//! ID block) → `libsev_snp_guest_free`.
+
+use super::boundary::{self, CHandle, Handle, out_handle};
+use super::libsev_error;
+use super::platform::libsev_platform;
+use crate::api::snp::{SnpFinish, SnpGuest};
+use crate::error::{Error, Result};
+use crate::status::{Command, Status, libsev_status};
+use crate::uapi::snp::{page_type, snp_sizes};
+use std::ffi::{c_char, c_int};
+use std::sync::Mutex;
+
+/// Size of an SNP launch digest (the report's MEASUREMENT).
+pub const LIBSEV_SNP_DIGEST_LEN: usize = 48;
+/// Size of an SNP ID block.
+pub const LIBSEV_SNP_ID_BLOCK_LEN: usize = 96;
+/// Size of the SNP ID authentication information.
+pub const LIBSEV_SNP_ID_AUTH_LEN: usize = 4096;
+/// Size of LAUNCH_FINISH's host data.
+pub const LIBSEV_SNP_HOST_DATA_LEN: usize = 32;
+/// Size of LAUNCH_START's guest-OS-visible workarounds.
+pub const LIBSEV_SNP_GOSVW_LEN: usize = 16;
+/// Size of a VMSA and of a guest page.
+pub const LIBSEV_SNP_PAGE_LEN: usize = 4096;
+/// Size of a wrapped VLEK hash stick (SNP_VLEK_LOAD).
+pub const LIBSEV_SNP_VLEK_WRAPPED_LEN: usize = 432;
+/// Size of the hash sticks `libsev_snp_model_wrap_vlek` wraps.
+pub const LIBSEV_SNP_VLEK_STICKS_LEN: usize = 384;
+/// Size of an SNP attestation report.
+pub const LIBSEV_SNP_REPORT_LEN: usize = 0x4A0;
+/// Size of a report's REPORT_DATA (the guest's nonce or key binding).
+pub const LIBSEV_SNP_REPORT_DATA_LEN: usize = 64;
+
+/// SNP page type NORMAL (measured contents).
+pub const LIBSEV_SNP_PAGE_NORMAL: u8 = 1;
+/// SNP page type ZERO (no source data; measured as zero contents).
+pub const LIBSEV_SNP_PAGE_ZERO: u8 = 3;
+/// SNP page type UNMEASURED.
+pub const LIBSEV_SNP_PAGE_UNMEASURED: u8 = 4;
+/// SNP page type SECRETS (the firmware fills it: VMPCKs).
+pub const LIBSEV_SNP_PAGE_SECRETS: u8 = 5;
+/// SNP page type CPUID (validated; a refused page comes back corrected).
+pub const LIBSEV_SNP_PAGE_CPUID: u8 = 6;
+
+/// QEMU's default SNP guest policy: SMT allowed, reserved bit 17 set.
+pub const LIBSEV_SNP_POLICY_DEFAULT: u64 = 0x30000;
+
+const _: () = assert!(
+    LIBSEV_SNP_ID_AUTH_LEN == snp_sizes::ID_AUTH
+        && LIBSEV_SNP_ID_BLOCK_LEN == snp_sizes::ID_BLOCK
+        && LIBSEV_SNP_GOSVW_LEN == snp_sizes::GOSVW
+        && LIBSEV_SNP_VLEK_WRAPPED_LEN == snp_sizes::VLEK_WRAPPED
+        && LIBSEV_SNP_PAGE_NORMAL == page_type::NORMAL
+        && LIBSEV_SNP_PAGE_ZERO == page_type::ZERO
+        && LIBSEV_SNP_PAGE_UNMEASURED == page_type::UNMEASURED
+        && LIBSEV_SNP_PAGE_SECRETS == page_type::SECRETS
+        && LIBSEV_SNP_PAGE_CPUID == page_type::CPUID
+        && LIBSEV_SNP_POLICY_DEFAULT == crate::uapi::snp::policy::DEFAULT
+);
+
+/// One SEV-SNP guest: a KVM VM of type `KVM_X86_SNP_VM` (libsev's or the caller's) or a model
+/// SNP VM, on a `libsev_platform`.
+///
+/// Thread safety: use a handle from one thread at a time (calls are serialised internally);
+/// distinct guests are independent. A guest keeps its platform alive.
+#[allow(non_camel_case_types)]
+pub struct libsev_snp_guest {
+    h: Handle<Mutex<SnpGuest>>,
+}
+
+impl CHandle for libsev_snp_guest {
+    type Value = Mutex<SnpGuest>;
+    const NAME: &'static str = "guest";
+    fn wrap(h: Handle<Mutex<SnpGuest>>) -> Self {
+        libsev_snp_guest { h }
+    }
+    fn handle(&self) -> &Handle<Mutex<SnpGuest>> {
+        &self.h
+    }
+}
+
+/// Run a command on the SNP guest under the C conventions.
+///
+/// # Safety
+/// `g` NULL or a live SNP guest handle; `err` NULL or writable.
+pub(crate) unsafe fn with_snp_guest(
+    g: *const libsev_snp_guest,
+    err: *mut libsev_error,
+    f: impl FnOnce(&mut SnpGuest) -> Result<()>,
+) -> libsev_status {
+    // SAFETY: forwarded contract.
+    unsafe { boundary::on(g, err, |m| f(&mut *boundary::lock(m, "guest")?)) }
+}
+
+pub(super) fn model_only(what: &str) -> Error {
+    Error::new(
+        Status::LIBSEV_STATUS_INVALID_STATE,
+        format!("{what} exists only on the firmware model (a model platform)"),
+    )
+}
+
+/// Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
+/// `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
+/// A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) with
+/// that reason in the message. `*out` is set only on success.
+///
+/// # Safety
+/// `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_new(
+    platform: *const libsev_platform,
+    out: *mut *mut libsev_snp_guest,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: the pointers are as the function's `# Safety` section documents; the boundary
+    // checks NULLs and lengths before any access (the same holds in every SNP export).
+    unsafe {
+        boundary::call(err, || {
+            let p = boundary::handle_value(platform)?;
+            let out = out_handle(out, "out")?;
+            out.put(Mutex::new(SnpGuest::new(p)?));
+            Ok(())
+        })
+    }
+}
+
+/// Create an SNP guest on the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never
+/// closes it. `*out` is set only on success. Statuses as `libsev_guest_attach`.
+///
+/// # Safety
+/// `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_attach(
+    platform: *const libsev_platform,
+    vm_fd: c_int,
+    out: *mut *mut libsev_snp_guest,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        boundary::call(err, || {
+            let p = boundary::handle_value(platform)?;
+            let out = out_handle(out, "out")?;
+            out.put(Mutex::new(SnpGuest::attach(p, vm_fd)?));
+            Ok(())
+        })
+    }
+}
+
+/// Free an SNP guest (NULL is a no-op): the firmware decommissions it and its private memory
+/// is wiped. A caller's VM fd is left open.
+///
+/// # Safety
+/// `guest` NULL or a handle from `libsev_snp_guest_new`/`_attach`, not yet freed, and not in
+/// use by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_free(guest: *mut libsev_snp_guest) {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe { boundary::free(guest) }
+}
+
+/// The message of the last failure on this guest ("" if none or NULL), with the lifetime of
+/// `libsev_guest_last_error`'s.
+///
+/// # Safety
+/// `guest` NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_last_error(
+    guest: *const libsev_snp_guest,
+) -> *const c_char {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe { boundary::last_error(guest) }
+}
+
+/// Copy the message of the guest's last failure, with its NUL, into `buf` under the buffer
+/// rule (as `libsev_guest_last_error_copy`).
+///
+/// # Safety
+/// `guest` NULL or live; `buf` NULL or writable for `len` bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_last_error_copy(
+    guest: *const libsev_snp_guest,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe { boundary::last_error_copy(guest, buf, len, out_len) }
+}
+
+/// The guest's VM fd (-1 for a model VM without one, or for NULL).
+///
+/// # Safety
+/// `guest` NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_vm_fd(guest: *const libsev_snp_guest) -> c_int {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        boundary::query(guest, -1, |m| {
+            Ok(boundary::lock(m, "guest")?.vm_fd())
+        })
+    }
+}
+
+/// `KVM_SEV_INIT2` for the SNP VM: `vmsa_features` (DebugSwap = 0x20; SNPActive is implied)
+/// and `ghcb_version` (0 = 2). Before any vCPU exists. KVM (and the model) answer a second
+/// call, unknown features or a GHCB version above 2 with `EINVAL`
+/// (`LIBSEV_STATUS_KERNEL_REJECTED`).
+///
+/// # Safety
+/// `guest` NULL or live; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_init2(
+    guest: *mut libsev_snp_guest,
+    vmsa_features: u64,
+    ghcb_version: u16,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe { with_snp_guest(guest, err, |g| g.init2(vmsa_features, ghcb_version)) }
+}
+
+/// Model only: vCPU `index`'s VMSA page (`LIBSEV_SNP_PAGE_LEN` bytes, what KVM builds from the
+/// vCPU's registers; SEV_FEATURES at 0x3B0 is set by the model as KVM sets it). After init2
+/// and before `libsev_snp_launch_finish`. On KVM: `LIBSEV_STATUS_INVALID_STATE` (create vCPUs
+/// with `KVM_CREATE_VCPU`).
+///
+/// # Safety
+/// `guest` NULL or live; `vmsa` NULL or `len` readable bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_set_vmsa(
+    guest: *mut libsev_snp_guest,
+    index: u32,
+    vmsa: *const u8,
+    len: usize,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            g.set_vcpu_vmsa(index, boundary::required_input(vmsa, len, "vmsa")?)
+        })
+    }
+}
+
+/// `KVM_SEV_SNP_LAUNCH_START`: `policy` (reserved bit 17 must be set; see
+/// `LIBSEV_SNP_POLICY_DEFAULT`) and `gosvw` (16 bytes, or NULL for zeros).
+///
+/// # Safety
+/// `guest` NULL or live; `gosvw` NULL or 16 readable bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_launch_start(
+    guest: *mut libsev_snp_guest,
+    policy: u64,
+    gosvw: *const u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            let w = if gosvw.is_null() {
+                [0; LIBSEV_SNP_GOSVW_LEN]
+            } else {
+                boundary::array_in(gosvw, "gosvw")?
+            };
+            g.launch_start(policy, w)
+        })
+    }
+}
+
+/// `KVM_SEV_SNP_LAUNCH_UPDATE` of `[gpa, gpa + len)` with pages of `page_type`
+/// (`LIBSEV_SNP_PAGE_*`) from `data` (NULL for ZERO pages). libsev repeats the ioctl while
+/// KVM reports partial progress and checks the whole range was done. On failure the message
+/// says how many bytes were launched. A CPUID page the firmware refuses
+/// (`LIBSEV_STATUS_FW_INVALID_PARAM`) comes back corrected in `data`. On KVM the range must
+/// be in a guest_memfd memslot and set private (`KVM_SET_MEMORY_ATTRIBUTES`) first.
+///
+/// `gpa` not 4 KiB aligned: `LIBSEV_STATUS_UNALIGNED` (nothing is sent); `len` not a
+/// multiple of 4096 or a page type KVM does not know: `EINVAL` from KVM (and the model);
+/// `len` 0 does nothing; unreadable `data`: `EFAULT`. A page the guest already launched (an
+/// overlapping range) is refused with `EIO` and firmware status 0, as KVM refuses it; pages
+/// before it in the same call stay launched and the message says how many.
+///
+/// # Safety
+/// `guest` NULL or live; unless ZERO, `data` NULL or `len` readable (for CPUID writable)
+/// bytes not used by others during the call; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_launch_update(
+    guest: *mut libsev_snp_guest,
+    gpa: u64,
+    data: *mut u8,
+    len: usize,
+    page_type: u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new; `data` goes to the kernel (or the model, which reads
+    // it as the kernel does, fault-safe) as an address, never dereferenced here.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            let zero = page_type == LIBSEV_SNP_PAGE_ZERO;
+            if !zero && len != 0 && data.is_null() {
+                return Err(Error::new(
+                    Status::LIBSEV_STATUS_NULL_ARGUMENT,
+                    format!(
+                        "data is NULL but {len} bytes of {} pages are to be launched",
+                        page_type::name(page_type)
+                    ),
+                )
+                .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_UPDATE));
+            }
+            let uaddr = if zero { 0 } else { data as u64 };
+            g.launch_update_raw(gpa, uaddr, len as u64, page_type)
+                .map(|_| ())
+        })
+    }
+}
+
+/// `KVM_SEV_SNP_LAUNCH_FINISH`: KVM launches every vCPU's VMSA, then the firmware verifies
+/// the ID block when one is given (`id_block` 96 bytes and `id_auth` 4096 bytes, both or
+/// neither; `auth_key_en` non-zero when the ID authentication carries an author key),
+/// records `host_data` (32 bytes, NULL for zeros) and runs the guest. `vcek_disabled`
+/// non-zero refuses VCEK-signed reports. A forged ID block is
+/// `LIBSEV_STATUS_FW_BAD_SIGNATURE`, a digest or policy that differs from the launch's
+/// `LIBSEV_STATUS_FW_BAD_MEASUREMENT` / `_FW_POLICY_FAILURE`. Not repeatable (KVM launches the
+/// VMSAs before the firmware checks the ID block): free the guest after a failure.
+///
+/// # Safety
+/// `guest` NULL or live; the buffers NULL or of the stated lengths; `err` NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn libsev_snp_launch_finish(
+    guest: *mut libsev_snp_guest,
+    id_block: *const u8,
+    id_block_len: usize,
+    id_auth: *const u8,
+    id_auth_len: usize,
+    auth_key_en: c_int,
+    vcek_disabled: c_int,
+    host_data: *const u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            let block = boundary::input(id_block, id_block_len, "id_block")?;
+            let auth = boundary::input(id_auth, id_auth_len, "id_auth")?;
+            if block.is_empty() != auth.is_empty() {
+                return Err(Error::arg(
+                    "give both the ID block and the ID authentication information, or neither",
+                )
+                .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_FINISH));
+            }
+            let hd = if host_data.is_null() {
+                [0; LIBSEV_SNP_HOST_DATA_LEN]
+            } else {
+                boundary::array_in(host_data, "host_data")?
+            };
+            g.launch_finish(&SnpFinish {
+                id_block: (!block.is_empty()).then_some((block, auth)),
+                auth_key_en: auth_key_en != 0,
+                vcek_disabled: vcek_disabled != 0,
+                host_data: hd,
+            })
+        })
+    }
+}
+
+/// Model only (a testing aid): the guest's launch digest (48 bytes into `out`), which on
+/// hardware reaches the owner only inside an attestation report.
+///
+/// # Safety
+/// `guest` NULL or live; `out` NULL or 48 writable bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_model_measurement(
+    guest: *mut libsev_snp_guest,
+    out: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            boundary::need_out(out, "out")?;
+            let (Some(m), Some(vm)) = (g.platform().model(), g.model_vm()) else {
+                return Err(model_only("the launch digest of a guest"));
+            };
+            let ld = m.snp_measurement(vm).ok_or_else(|| {
+                Error::new(
+                    Status::LIBSEV_STATUS_INVALID_STATE,
+                    "the guest has no launch context (call libsev_snp_launch_start first)",
+                )
+            })?;
+            boundary::array_out(out, &ld, "out")
+        })
+    }
+}
+
+/// Model only (a testing aid): the guest's own view of its launched private page at `gpa`
+/// (4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
+/// access on hardware.
+///
+/// # Safety
+/// `guest` NULL or live; `out` NULL or 4096 writable bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
+    guest: *mut libsev_snp_guest,
+    gpa: u64,
+    out: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            boundary::need_out(out, "out")?;
+            let vm = g
+                .model_vm()
+                .ok_or_else(|| model_only("reading guest memory"))?;
+            let page = vm.guest_read_page(gpa & !0xFFF).ok_or_else(|| {
+                Error::arg(format!("no launched private page at GPA {gpa:#x}"))
+            })?;
+            boundary::array_out(out, &page, "out")
+        })
+    }
+}
+
+/// Model only: an attestation report as the guest obtains it — a MSG_REPORT_REQ with
+/// `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
+/// through KVM's guest request to the firmware, the response decrypted — written to `out`
+/// (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
+/// REPORTED_TCB (or the loaded VLEK). A refusal inside the response (a `vmpl` above 3, no
+/// VLEK) is `LIBSEV_STATUS_FW_*` with that status; so is a failed command (a guest not
+/// launched: `LIBSEV_STATUS_FW_INVALID_GUEST`; no secrets page: `_FW_INVALID_PARAM`).
+///
+/// # Safety
+/// `guest` NULL or live; `report_data` NULL or 64 readable bytes; `out` NULL or 1184 writable
+/// bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_model_report(
+    guest: *mut libsev_snp_guest,
+    report_data: *const u8,
+    vmpl: u32,
+    out: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            let rd: [u8; LIBSEV_SNP_REPORT_DATA_LEN] =
+                boundary::array_in(report_data, "report_data")?;
+            boundary::need_out(out, "out")?;
+            let vm = g
+                .model_vm()
+                .ok_or_else(|| model_only("a guest's attestation report"))?;
+            let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
+            let (status, report) = vm
+                .guest_report(&rd, vmpl, 0, 0)
+                .map_err(|fw| Error::from_command(c, libc::EIO, fw))?;
+            if status != 0 {
+                return Err(Error::from_command(c, libc::EIO, status));
+            }
+            boundary::array_out(out, &report, "out")
+        })
+    }
+}
