@@ -37,31 +37,27 @@ const SNP_ACTIVE: u64 = 1;
 /// Pages whose CONTENTS are hashed together (on several cores) before they are launched.
 const HASH_BATCH: u64 = 512;
 
-/// SHA-384 of each 4 KiB page of `src` into `out`, split over the available cores (at most
-/// four threads; one for short batches).
-fn hash_pages(src: &[u8], out: &mut Vec<Ld>) {
-    let pages = src.len() / 4096;
-    out.resize(pages, [0; 48]);
-    let threads = std::thread::available_parallelism()
+/// A source page copied into private memory, with its CONTENTS hash (SHA-384).
+type Prepared = (Box<[u8; 4096]>, Ld);
+
+/// Copy a 4 KiB source page into private memory and hash the copy: what is measured is
+/// exactly what the guest gets, even if the caller changes its buffer meanwhile.
+fn prepare(pg: &[u8]) -> Prepared {
+    let src: &[u8; 4096] = pg.try_into().expect("a whole page");
+    let mut b = Box::<[u8; 4096]>::new_uninit();
+    // No zeroing first: the copy initialises every byte.
+    b.write(*src);
+    // SAFETY: written just above.
+    let b = unsafe { b.assume_init() };
+    let h = page_contents(page_type::NORMAL, &b[..]);
+    (b, h)
+}
+
+/// Threads that prepare NORMAL pages (at most four).
+fn producers() -> usize {
+    std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(4);
-    let per = pages.div_ceil(threads.max(1)).max(64);
-    std::thread::scope(|sc| {
-        let mut chunks = out.chunks_mut(per).zip(src.chunks(per * 4096));
-        let first = chunks.next();
-        for (o, s) in chunks {
-            sc.spawn(move || {
-                for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
-                    *d = page_contents(page_type::NORMAL, pg);
-                }
-            });
-        }
-        if let Some((o, s)) = first {
-            for (d, pg) in o.iter_mut().zip(s.chunks(4096)) {
-                *d = page_contents(page_type::NORMAL, pg);
-            }
-        }
-    });
+        .clamp(1, 4)
 }
 
 #[derive(Default)]
@@ -266,75 +262,112 @@ impl SnpVm {
         let mut count = 0u64;
         let mut fw_error = 0u32;
         let mut failed = false;
-        // CONTENTS of NORMAL pages are independent of the chain: hash them for a batch of
-        // pages on several cores, then copy, chain and launch page by page in order (each
-        // page hashed once, its PAGE_INFO once).
-        let mut contents: Vec<Ld> = Vec::new();
-        'outer: while count < npages {
-            let batch = (npages - count).min(HASH_BATCH);
-            contents.clear();
-            if ptype == page_type::NORMAL && all_mapped {
-                let src = p.uaddr.wrapping_add(count * 4096);
-                // SAFETY: the whole range is mapped memory of this process (checked above)
-                // that the caller passed as LAUNCH_UPDATE source data (transport contract).
-                let s = unsafe {
-                    std::slice::from_raw_parts(src as usize as *const u8, batch as usize * 4096)
-                };
-                hash_pages(s, &mut contents);
+        // NORMAL pages are copied and their CONTENTS hashed a batch at a time on several
+        // cores by a producer thread, while this thread chains (PAGE_INFO) and launches the
+        // previous batch's pages in order. Each page is read once, hashed once and its
+        // PAGE_INFO hashed once. Leaving the loop early drops the receiver, which stops the
+        // producer; the scope joins it before the command returns.
+        let pipelined = ptype == page_type::NORMAL && all_mapped;
+        let base = p.uaddr;
+        std::thread::scope(|sc| {
+            // One producer per core, each preparing every `workers`-th batch into its own
+            // channel; batches are taken round-robin, so in order.
+            let workers = if pipelined { producers() } else { 0 };
+            let mut rxs = Vec::with_capacity(workers);
+            for w in 0..workers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(1);
+                rxs.push(rx);
+                sc.spawn(move || {
+                    let mut c = w as u64 * HASH_BATCH;
+                    while c < npages {
+                        let batch = (npages - c).min(HASH_BATCH);
+                        let src = base.wrapping_add(c * 4096);
+                        // SAFETY: the whole range is mapped memory of this process (checked
+                        // above) that the caller passed as LAUNCH_UPDATE source data for the
+                        // duration of the command (transport contract); the scope ends before
+                        // the command returns.
+                        let s = unsafe {
+                            std::slice::from_raw_parts(
+                                src as usize as *const u8,
+                                batch as usize * 4096,
+                            )
+                        };
+                        if tx.send(s.chunks(4096).map(prepare).collect()).is_err() {
+                            break;
+                        }
+                        c += workers as u64 * HASH_BATCH;
+                    }
+                });
             }
-            for j in 0..batch {
-                let gfn = p.gfn_start + count;
-                if k.mem.contains_key(&gfn) {
-                    failed = true; // -EEXIST: already populated
-                    break 'outer;
-                }
-                let data: Box<[u8; 4096]> = if zero {
-                    Box::new([0u8; 4096])
-                } else {
-                    let src = p.uaddr.wrapping_add(count * 4096);
-                    if !all_mapped && (src == 0 || !mapped(src, 4096)) {
-                        failed = true; // -EFAULT from the copy
+            let mut turn = 0usize;
+            'outer: while count < npages {
+                let batch = (npages - count).min(HASH_BATCH);
+                let prepared = match rxs.get(turn % workers.max(1)) {
+                    Some(rx) => rx.recv().unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                turn += 1;
+                let mut ready = prepared.into_iter();
+                for _ in 0..batch {
+                    let gfn = p.gfn_start + count;
+                    if k.mem.contains_key(&gfn) {
+                        failed = true; // -EEXIST: already populated
                         break 'outer;
                     }
-                    // SAFETY: the source page is mapped memory of this process (checked
-                    // above, for the whole range or this page) that the caller passed as
-                    // LAUNCH_UPDATE source data (the transport's contract).
-                    let s = unsafe { &*(src as usize as *const [u8; 4096]) };
-                    Box::new(*s)
-                };
-                let mut page = PrivPage {
-                    data,
-                    rmp: Rmp::PreGuest {
-                        asid: k.asid,
-                        gpa: gfn << 12,
-                    },
-                };
-                let c = contents.get(j as usize);
-                match issued(
-                    &mut cmd.error,
-                    self.platform.snp.launch_update(gctx, &mut page, ptype, c),
-                ) {
-                    Ok(()) => {
-                        if ptype == page_type::SECRETS {
-                            k.secrets_gpa = Some(gfn << 12);
+                    let (data, c) = if let Some((b, h)) = ready.next() {
+                        (b, Some(h))
+                    } else if zero {
+                        (Box::new([0u8; 4096]), None)
+                    } else {
+                        let src = p.uaddr.wrapping_add(count * 4096);
+                        if !all_mapped && (src == 0 || !mapped(src, 4096)) {
+                            failed = true; // -EFAULT from the copy
+                            break 'outer;
                         }
-                        k.mem.insert(gfn, page);
-                        count += 1;
-                    }
-                    Err(_) => {
-                        fw_error = cmd.error;
-                        if ptype == page_type::CPUID && fw_error == crate::status::fw::INVALID_PARAM
-                        {
-                            // KVM copies the firmware-corrected page to the user's source page.
-                            let _ =
-                                copy_to_user(p.uaddr.wrapping_add(count * 4096), &page.data[..]);
+                        // SAFETY: the source page is mapped memory of this process (checked
+                        // above, for the whole range or this page) that the caller passed as
+                        // LAUNCH_UPDATE source data (the transport's contract).
+                        let s = unsafe { &*(src as usize as *const [u8; 4096]) };
+                        (Box::new(*s), None)
+                    };
+                    let mut page = PrivPage {
+                        data,
+                        rmp: Rmp::PreGuest {
+                            asid: k.asid,
+                            gpa: gfn << 12,
+                        },
+                    };
+                    match issued(
+                        &mut cmd.error,
+                        self.platform
+                            .snp
+                            .launch_update(gctx, &mut page, ptype, c.as_ref()),
+                    ) {
+                        Ok(()) => {
+                            if ptype == page_type::SECRETS {
+                                k.secrets_gpa = Some(gfn << 12);
+                            }
+                            k.mem.insert(gfn, page);
+                            count += 1;
                         }
-                        failed = true;
-                        break 'outer;
+                        Err(_) => {
+                            fw_error = cmd.error;
+                            if ptype == page_type::CPUID
+                                && fw_error == crate::status::fw::INVALID_PARAM
+                            {
+                                // KVM copies the firmware-corrected page to the user's source page.
+                                let _ = copy_to_user(
+                                    p.uaddr.wrapping_add(count * 4096),
+                                    &page.data[..],
+                                );
+                            }
+                            failed = true;
+                            break 'outer;
+                        }
                     }
                 }
             }
-        }
+        });
         if failed && count == 0 {
             cmd.error = fw_error;
             return Err(Fail::Os(libc::EIO));
