@@ -3142,6 +3142,26 @@ libsev_status libsev_snp_guest_set_vmsa(struct libsev_snp_guest *guest,
                                         struct libsev_error *err);
 
 /**
+ * Model only (callers without KVM): vCPU `vcpu_index` with `vmm`'s reset register state
+ * (`LIBSEV_VMM_*`; the boot CPU at 0xFFFFFFF0, the others at `ap_reset_addr`, OVMF's SEV-ES
+ * reset block from `libsev_ovmf_info_get`; RDX = `vcpu_signature`), its VMSA built as KVM
+ * builds it after `libsev_snp_guest_init2` with this guest's `vmsa_features`. After init2 and
+ * before `libsev_snp_launch_finish`; vCPUs are launched in index order. On KVM:
+ * `LIBSEV_STATUS_INVALID_STATE` (create vCPUs with `KVM_CREATE_VCPU` and load their
+ * registers, e.g. with `libsev_vcpu_set_reset_state`).
+ *
+ * # Safety
+ * `guest` NULL or live; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_add_vcpu_reset(struct libsev_snp_guest *guest,
+                                              uint32_t vmm,
+                                              uint32_t vcpu_signature,
+                                              uint32_t vcpu_index,
+                                              uint32_t ap_reset_addr,
+                                              struct libsev_error *err);
+
+/**
  * `KVM_SEV_SNP_LAUNCH_START`: `policy` (reserved bit 17 must be set; see
  * `LIBSEV_SNP_POLICY_DEFAULT`) and `gosvw` (16 bytes, or NULL for zeros).
  *

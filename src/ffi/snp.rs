@@ -204,11 +204,7 @@ pub unsafe extern "C" fn libsev_snp_guest_last_error_copy(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn libsev_snp_guest_vm_fd(guest: *const libsev_snp_guest) -> c_int {
     // SAFETY: see libsev_snp_guest_new.
-    unsafe {
-        boundary::query(guest, -1, |m| {
-            Ok(boundary::lock(m, "guest")?.vm_fd())
-        })
-    }
+    unsafe { boundary::query(guest, -1, |m| Ok(boundary::lock(m, "guest")?.vm_fd())) }
 }
 
 /// `KVM_SEV_INIT2` for the SNP VM: `vmsa_features` (DebugSwap = 0x20; SNPActive is implied)
@@ -248,6 +244,34 @@ pub unsafe extern "C" fn libsev_snp_guest_set_vmsa(
     unsafe {
         with_snp_guest(guest, err, |g| {
             g.set_vcpu_vmsa(index, boundary::required_input(vmsa, len, "vmsa")?)
+        })
+    }
+}
+
+/// Model only (callers without KVM): vCPU `vcpu_index` with `vmm`'s reset register state
+/// (`LIBSEV_VMM_*`; the boot CPU at 0xFFFFFFF0, the others at `ap_reset_addr`, OVMF's SEV-ES
+/// reset block from `libsev_ovmf_info_get`; RDX = `vcpu_signature`), its VMSA built as KVM
+/// builds it after `libsev_snp_guest_init2` with this guest's `vmsa_features`. After init2 and
+/// before `libsev_snp_launch_finish`; vCPUs are launched in index order. On KVM:
+/// `LIBSEV_STATUS_INVALID_STATE` (create vCPUs with `KVM_CREATE_VCPU` and load their
+/// registers, e.g. with `libsev_vcpu_set_reset_state`).
+///
+/// # Safety
+/// `guest` NULL or live; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn libsev_snp_guest_add_vcpu_reset(
+    guest: *mut libsev_snp_guest,
+    vmm: u32,
+    vcpu_signature: u32,
+    vcpu_index: u32,
+    ap_reset_addr: u32,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            let vmm = super::es::vmm_of(vmm)?;
+            g.set_vcpu_reset(vmm, vcpu_signature, vcpu_index, ap_reset_addr)
         })
     }
 }
@@ -423,9 +447,9 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
             let vm = g
                 .model_vm()
                 .ok_or_else(|| model_only("reading guest memory"))?;
-            let page = vm.guest_read_page(gpa & !0xFFF).ok_or_else(|| {
-                Error::arg(format!("no launched private page at GPA {gpa:#x}"))
-            })?;
+            let page = vm
+                .guest_read_page(gpa & !0xFFF)
+                .ok_or_else(|| Error::arg(format!("no launched private page at GPA {gpa:#x}")))?;
             boundary::array_out(out, &page, "out")
         })
     }

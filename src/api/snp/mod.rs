@@ -48,6 +48,8 @@ pub struct SnpGuest {
     platform: Platform,
     vm: Box<dyn VmTransport>,
     initialized: bool,
+    /// KVM_SEV_INIT2's `vmsa_features` (SNPActive not included).
+    vmsa_features: u64,
 }
 
 impl std::fmt::Debug for SnpGuest {
@@ -93,6 +95,7 @@ impl SnpGuest {
             platform: platform.clone(),
             vm,
             initialized: false,
+            vmsa_features: 0,
         })
     }
 
@@ -115,6 +118,7 @@ impl SnpGuest {
             platform: platform.clone(),
             vm,
             initialized: false,
+            vmsa_features: 0,
         })
     }
 
@@ -166,7 +170,29 @@ impl SnpGuest {
             format!(" (SNP, vmsa_features {vmsa_features:#x})")
         })?;
         self.initialized = true;
+        self.vmsa_features = vmsa_features;
         Ok(())
+    }
+
+    /// On the model: vCPU `index` with `vmm`'s reset register state (the boot CPU at the
+    /// reset vector, the others at `ap_reset_addr`, OVMF's SEV-ES reset block; RDX =
+    /// `signature`), its VMSA built as KVM builds it after `KVM_SEV_INIT2` with this guest's
+    /// `vmsa_features`. The hypervisor-less counterpart of creating a KVM vCPU and loading
+    /// QEMU's reset state.
+    pub fn set_vcpu_reset(
+        &mut self,
+        vmm: crate::uapi::vmsa::VmmType,
+        signature: u32,
+        index: u32,
+        ap_reset_addr: u32,
+    ) -> Result<()> {
+        use crate::uapi::vmsa::{KvmInit, VmsaParams, reset_vmsa};
+        let params = VmsaParams {
+            init: KvmInit::Init2,
+            sev_features: self.vmsa_features | 1,
+        };
+        let page = reset_vmsa(vmm, signature, index, ap_reset_addr, &params);
+        self.set_vcpu_vmsa(index, &page)
     }
 
     /// On the model: hand in vCPU `index`'s VMSA page (what KVM builds from the vCPU's
