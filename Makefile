@@ -5,6 +5,7 @@
 #                        build/lib/libsev-preload.so (the LD_PRELOAD interposer, src/preload)
 #   make demo            build and run the C demo against a staged install
 #   make demo-es         the SEV-ES demo (Debian's OVMF, vCPUs on /dev/kvm, firmware model)
+#   make demo-snp        the SEV-SNP demo: launch, report, the owner's verification (model)
 #   make uninstalled     build/libsev-uninstalled.pc: build C programs against the build tree
 #   make check           every test and check, in order, failing fast (see README.md)
 #   make install         PREFIX=/usr/local DESTDIR= (the usual meanings)
@@ -80,7 +81,7 @@ DEMO ?= $(firstword $(wildcard c-tests/demo.c) c-tests/smoke.c)
 HEADER_CFLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wundef
 HEADER_CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 
-.PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es clean native-static-libs fuzz soak \
+.PHONY: all lib preload check-qemu tool check-tool bench-tool install uninstall header symbols bench demo demo-es demo-snp clean native-static-libs fuzz soak \
 	check check-fmt check-clippy check-test check-build check-header-fresh \
 	check-header-compile check-symbols check-soname stage check-c-tests uninstalled check-in-tree \
 	bench-rust bench-c
@@ -216,12 +217,19 @@ demo-es: stage
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-es
 
+# The SEV-SNP demo: Debian's OVMF launched on the firmware model, its report verified by the owner.
+demo-snp: stage
+	@mkdir -p $(BUILD)/demo
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -g -O1 c-tests/demo_snp.c -o $(BUILD)/demo/demo-snp \
+	    $$($(STAGE_PKG_CONFIG) --cflags --libs libsev)
+	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib $(BUILD)/demo/demo-snp
+
 # `make bench`: the Rust benchmarks (src/benches, through the Rust API), then the same figures
 # from C programs (c-tests/bench) built against the staged install through pkg-config, then
 # both same-run ratios side by side (c-tests/bench/compare.sh). LIBSEV_BENCH_MIB sets the size
 # (1024 MiB by default) for both.
 BENCH_OUT := $(BUILD)/bench
-BENCH_C := model migration
+BENCH_C := model migration snp
 BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
 
 bench: bench-rust bench-c

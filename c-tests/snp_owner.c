@@ -10,33 +10,11 @@
  * Data: $LIBSEV_TESTDATA/../snp (the shared testdata/snp directory).
  * Exit 0 = pass, 77 = skip, anything else = fail (see c-tests/run.sh).
  */
-#include <libsev.h>
+#include "test_util.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int failures;
 static char datadir[4096];
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_ST(e, got, want)                                                           \
-    do {                                                                                 \
-        uint32_t g_ = (got), w_ = (want);                                                \
-        if (g_ != w_) {                                                                  \
-            fprintf(stderr, "%s:%d: %s is %u (%s), expected %u (%s); message: %s\n",     \
-                    __FILE__, __LINE__, #got, (unsigned)g_, libsev_status_str(g_),       \
-                    (unsigned)w_, libsev_status_str(w_), (e).message);                   \
-            failures++;                                                                  \
-        }                                                                                \
-    } while (0)
+#define CHECK_ST CHECK_ST_E
 
 struct buf {
     uint8_t *p;
@@ -79,11 +57,6 @@ static uint32_t verify(struct buf ark, struct buf ask, const uint8_t *leaf, size
                        uint32_t gen, uint32_t flags, libsev_snp_chain **out, libsev_error *e) {
     return libsev_snp_chain_verify(ark.p, ark.n, ask.p, ask.n, leaf, leaf_len, gen, flags, out,
                                    e);
-}
-
-static int under_valgrind(void) {
-    const char *v = getenv("LIBSEV_UNDER_VALGRIND");
-    return v != NULL && v[0] == '1';
 }
 
 static libsev_snp_chain *turin_chain(void) {

@@ -14,6 +14,14 @@
 
 static int failures;
 
+/* Whether the program runs under valgrind (c-tests/run.sh sets this): tests choose smaller
+ * sizes and fewer rounds then. */
+static inline int under_valgrind(void) {
+    const char *v = getenv("LIBSEV_UNDER_VALGRIND");
+    return v != NULL && v[0] == '1';
+}
+
+
 /* The current test's libsev_error (each thread of concurrency.c uses its own). */
 #define CHECK(cond)                                                                  \
     do {                                                                             \

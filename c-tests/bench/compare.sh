@@ -18,7 +18,7 @@ per_packet() {
 
 echo "== same-run ratios: Rust API beside C ABI (C/Rust target >= 0.95)"
 printf '%-20s %8s %8s %8s\n' figure rust c c/rust
-for f in launch_update_data dbg_decrypt migration; do
+for f in launch_update_data dbg_decrypt migration snp_launch_update; do
     r=$(ratio "$rust" "$f") cr=$(ratio "$c" "$f")
     if [ -z "$r" ] || [ -z "$cr" ]; then
         printf '%-20s %8s %8s %8s\n' "$f" "${r:-n/a}" "${cr:-n/a}" "n/a"
