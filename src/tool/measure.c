@@ -26,7 +26,13 @@ static const char measure_help[] =
     "                 --vcpu-type, --vcpu-sig or --vcpu-family/-model/-stepping).\n"
     "                 --vmsa-init init2 (default, as sev-snp-measure computes: KVM_SEV_INIT2\n"
     "                 VMs) or es-init (VMs made with KVM_SEV_ES_INIT: no x87/SSE state)\n"
+#ifdef LIBSEV_SNP_DIGEST_LEN
+    "  --mode snp     SEV-SNP: the SHA-384 launch digest: the image's pages, its SEV metadata\n"
+    "                 sections (with --kernel, the kernel-hashes page), then one VMSA per vCPU\n"
+    "                 (as for seves; --guest-features, default 0x1: SEV_FEATURES, SNPActive)\n"
+#else
     "  --mode snp     SEV-SNP: not supported by this libsev yet (refused)\n"
+#endif
 #else
     "  --mode seves   SEV-ES, --mode snp: SEV-SNP: not supported by this libsev yet (refused)\n"
 #endif
@@ -200,6 +206,71 @@ out:
 }
 #endif
 
+#ifdef LIBSEV_SNP_DIGEST_LEN
+/* The SEV-SNP launch digest through libsev_snp_expected_measurement. */
+static int measure_snp(const char *ovmf, const char *kernel, const char *initrd, const char *append,
+                       const char *vcpus_s, const char *vtype, const char *vsig, const char *vfam,
+                       const char *vmodel, const char *vstep, const char *vmm, const char *features,
+                       bool verbose, bool b64) {
+    libsev_snp_measure m;
+    memset(&m, 0, sizeof m);
+    uint32_t fam, model, step;
+    if (!parse_u32(vcpus_s, &m.vcpus))
+        return usage_error("--vcpus needs a number");
+    m.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
+    m.guest_features = 1;
+    if (features && !parse_u64(features, &m.guest_features))
+        return usage_error("--guest-features needs a number");
+    if (vfam) {
+        if (!parse_u32(vfam, &fam) || !parse_u32(vmodel, &model) || !parse_u32(vstep, &step))
+            return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping need numbers");
+        m.vcpu_signature = cpu_sig(fam, model, step);
+    } else if (vsig) {
+        if (!parse_u32(vsig, &m.vcpu_signature))
+            return usage_error("--vcpu-sig needs a number");
+    } else if (vtype) {
+        m.cpu_model = vtype;
+    } else if (m.vmm == LIBSEV_VMM_QEMU) {
+        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode 'snp'");
+    }
+    blob img = {0}, k = {0}, ird = {0};
+    int rc = EXIT_USAGE;
+    if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
+        goto out;
+    m.ovmf = img.data;
+    m.ovmf_len = img.len;
+    if (kernel) {
+        m.direct_boot = 1;
+        m.kernel = k.data;
+        m.kernel_len = k.len;
+        m.initrd = ird.data;
+        m.initrd_len = ird.len;
+        m.cmdline = append;
+    }
+    uint8_t ld[LIBSEV_SNP_DIGEST_LEN];
+    libsev_error err;
+    uint32_t st = libsev_snp_expected_measurement(&m, ld, &err);
+    if (st == LIBSEV_STATUS_BAD_FIRMWARE_IMAGE && kernel) {
+        msg("%s: %s", ovmf, err.message);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    if (st != LIBSEV_STATUS_OK) {
+        rc = lib_fail("computing the SEV-SNP launch digest", st, &err);
+        goto out;
+    }
+    if (verbose)
+        fputs("Calculated SNP guest measurement: ", stdout);
+    print_encoded(ld, sizeof ld, b64);
+    rc = EXIT_OK;
+out:
+    blob_free(&img);
+    blob_free(&k);
+    blob_free(&ird);
+    return rc;
+}
+#endif
+
 int cmd_measure(int argc, char **argv) {
     const char *mode = NULL, *ovmf = NULL, *kernel = NULL, *initrd = NULL, *append = NULL;
     const char *vcpus_s = NULL, *vtype = NULL, *vsig = NULL, *vfam = NULL, *vmodel = NULL;
@@ -266,6 +337,11 @@ int cmd_measure(int argc, char **argv) {
     if (strcmp(mode, "seves") == 0)
         return measure_es(ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel, vstep,
                           vmm, vmsa_init, verbose, b64);
+#endif
+#ifdef LIBSEV_SNP_DIGEST_LEN
+    if (strcmp(mode, "snp") == 0)
+        return measure_snp(ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel, vstep,
+                           vmm, features, verbose, b64);
 #endif
     if (strcmp(mode, "sev") != 0) {
         msg("mode '%s' (%s) is not supported by libsev %s yet: it computes the legacy SEV"
