@@ -390,6 +390,8 @@ check-tool: tool
 	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
 	$(CC) $(TOOL_CFLAGS) c-tests/tool/hv.c -o $(BUILD)/tool-test/hv \
 	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
+	$(CC) $(TOOL_CFLAGS) c-tests/tool/snp_guest.c -o $(BUILD)/tool-test/snp_guest \
+	    $$($(STAGE_PKG_CONFIG) --cflags libsev) $$($(STAGE_PKG_CONFIG) --libs libsev)
 	LD_LIBRARY_PATH=$(STAGE)$(STAGE_PREFIX)/lib bash c-tests/tool/launch.sh \
 	    $(BUILD)/tool-test/libsev-tool.asan $(BUILD)/tool-test/hv $(BUILD)/tool-test/run
 

@@ -368,6 +368,59 @@ base64 -w0 "$O/payload2.bin" >"$O/payload2.b64" && give "$O/payload2.b64" "$W3/s
 wait_hv 1 hv-tampered
 says hv-tampered "BAD_MEASUREMENT"
 
+echo "== snp-report"
+# An SNP guest on the model (c-tests/tool/snp_guest.c plays the host and the guest), its report
+# checked by the tool as the guest owner, with the digest the tool itself computed.
+SG=$(dirname "$HV")/snp_guest
+DEB_OVMF=/usr/share/OVMF/OVMF_CODE.fd
+if [ -x "$SG" ] && [ -r "$DEB_OVMF" ]; then
+    NONCE=$(od -An -tx1 -N64 /dev/urandom | tr -d ' \n')
+    HD=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+    "$SG" "$DEB_OVMF" 2 EPYC-Milan "$NONCE" "$HD" "$O/snp-report.bin" "$O/snp-certs.bin" \
+        >"$OUT/log/snp-guest" 2>&1 && ok "snp-guest" || bad "snp-guest: $(cat "$OUT/log/snp-guest")"
+    SLD=$("$TOOL" measure --mode snp --vcpus 2 --vcpu-type EPYC-Milan --ovmf "$DEB_OVMF")
+    SR=("$TOOL" snp-report --report "$O/snp-report.bin" --certs "$O/snp-certs.bin")
+    expect 0 snp-report "${SR[@]}" --allow-test-root --measurement "$SLD" --nonce "$NONCE" \
+        --host-data "$HD" --vmpl 0 --policy-allowed 0x3ffff
+    says snp-report "every check passed"
+    says snp-report "measurement   $SLD"
+    base64 -w0 "$O/snp-report.bin" >"$O/snp-report.b64"
+    expect 0 snp-report-b64 "$TOOL" snp-report --report "$O/snp-report.b64" \
+        --certs "$O/snp-certs.bin" --allow-test-root --measurement "$SLD"
+    expect 1 snp-report-test-root "${SR[@]}" --measurement "$SLD"
+    says snp-report-test-root "libsev status 2004"
+    expect 1 snp-report-other-digest "${SR[@]}" --allow-test-root --measurement "${SLD/?/0}" \
+        --nonce "$NONCE"
+    says snp-report-other-digest "FAILED        measurement"
+    expect 1 snp-report-replayed "${SR[@]}" --allow-test-root --nonce 00
+    says snp-report-replayed "FAILED        report_data"
+    cp "$O/snp-report.bin" "$O/snp-tampered.bin"
+    printf '\xff' | dd of="$O/snp-tampered.bin" bs=1 seek=$((0xC0)) conv=notrunc 2>/dev/null
+    expect 1 snp-report-tampered "$TOOL" snp-report --report "$O/snp-tampered.bin" \
+        --certs "$O/snp-certs.bin" --allow-test-root --host-data "$HD"
+    says snp-report-tampered "FAILED        signature"
+    says snp-report-tampered "FAILED        host_data"
+    # AMD's real Turin chain verifies, but it did not sign the model's report.
+    TD=${LIBSEV_TESTDATA:-}/../snp
+    if [ -r "$TD/turin/vcek.der" ]; then
+        expect 1 snp-report-turin "$TOOL" snp-report --report "$O/snp-report.bin" \
+            --ark "$TD/builtin/turin/ark.pem" --ask "$TD/builtin/turin/ask.pem" \
+            --vcek "$TD/turin/vcek.der" --generation turin
+        says snp-report-turin "AMD's root"
+        says snp-report-turin "FAILED        signature"
+        expect 1 snp-report-turin-as-milan "$TOOL" snp-report --report "$O/snp-report.bin" \
+            --ark "$TD/builtin/turin/ark.pem" --ask "$TD/builtin/turin/ask.pem" \
+            --vcek "$TD/turin/vcek.der" --generation milan
+        says snp-report-turin-as-milan "is for Turin, not the required Milan"
+    fi
+    expect 2 snp-report-no-certs "$TOOL" snp-report --report "$O/snp-report.bin"
+    expect 2 snp-report-short "$TOOL" snp-report --report "$O/snp-certs.bin" \
+        --certs "$O/snp-certs.bin"
+    expect 2 snp-report-bad-nonce "${SR[@]}" --nonce xyz
+else
+    echo "note: no $DEB_OVMF (Debian's ovmf) or snp_guest: snp-report not exercised"
+fi
+
 echo "== outputs are all or nothing"
 # session: the third output cannot be written, so none of the three may exist.
 expect 2 session-unwritable "$TOOL" session --pdh "$O/pdh.cert" --policy 0x1 \

@@ -9,5 +9,6 @@ int cmd_session(int argc, char **argv); /* owner.c */
 int cmd_secret(int argc, char **argv);  /* owner.c */
 int cmd_report(int argc, char **argv);  /* owner.c */
 int cmd_measure(int argc, char **argv); /* measure.c */
+int cmd_snp_report(int argc, char **argv); /* snp.c */
 
 #endif

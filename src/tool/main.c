@@ -21,6 +21,7 @@ static const struct {
     {"measure", cmd_measure, "compute the expected launch digest (sev-snp-measure options)"},
     {"secret", cmd_secret, "verify a launch measurement, then package a secret"},
     {"report", cmd_report, "verify an attestation report and print its fields"},
+    {"snp-report", cmd_snp_report, "verify an SEV-SNP attestation report to AMD's roots"},
 };
 
 static void usage(FILE *f) {
