@@ -354,6 +354,15 @@ fn impossible_len(name: &str, len: usize) -> Error {
     )
 }
 
+/// A length that must be one of a buffer of this process (at most `isize::MAX`), for a buffer
+/// libsev passes on as an address without reading it itself.
+pub(crate) fn buffer_len(len: usize, name: &str) -> Result<()> {
+    if len > isize::MAX as usize {
+        return Err(impossible_len(name, len));
+    }
+    Ok(())
+}
+
 /// An input byte buffer `(p, len)`; NULL is allowed only when `len == 0`.
 ///
 /// # Safety

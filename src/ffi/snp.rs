@@ -208,9 +208,9 @@ pub unsafe extern "C" fn libsev_snp_guest_vm_fd(guest: *const libsev_snp_guest) 
 }
 
 /// `KVM_SEV_INIT2` for the SNP VM: `vmsa_features` (DebugSwap = 0x20; SNPActive is implied)
-/// and `ghcb_version` (0 = 2). Before any vCPU exists. KVM (and the model) answer a second
-/// call, unknown features or a GHCB version above 2 with `EINVAL`
-/// (`LIBSEV_STATUS_KERNEL_REJECTED`).
+/// and `ghcb_version` (0 = 2). Before any vCPU exists. KVM (and the model) answer unknown
+/// features or a GHCB version above 2 with `EINVAL` (`LIBSEV_STATUS_KERNEL_REJECTED`), and a
+/// second call on the initialised SNP guest with `EPERM` (`LIBSEV_STATUS_PERMISSION_DENIED`).
 ///
 /// # Safety
 /// `guest` NULL or live; `err` NULL or writable.
@@ -308,11 +308,15 @@ pub unsafe extern "C" fn libsev_snp_launch_start(
 /// (`LIBSEV_STATUS_FW_INVALID_PARAM`) comes back corrected in `data`. On KVM the range must
 /// be in a guest_memfd memslot and set private (`KVM_SET_MEMORY_ATTRIBUTES`) first.
 ///
-/// `gpa` not 4 KiB aligned: `LIBSEV_STATUS_UNALIGNED` (nothing is sent); `len` not a
-/// multiple of 4096 or a page type KVM does not know: `EINVAL` from KVM (and the model);
-/// `len` 0 does nothing; unreadable `data`: `EFAULT`. A page the guest already launched (an
-/// overlapping range) is refused with `EIO` and firmware status 0, as KVM refuses it; pages
-/// before it in the same call stay launched and the message says how many.
+/// `gpa` not 4 KiB aligned: `LIBSEV_STATUS_UNALIGNED`; `len` beyond any buffer of this
+/// process (for a page type with data): `LIBSEV_STATUS_INVALID_LENGTH` (both before the
+/// kernel); `len` not a multiple of 4096 or a page type KVM does not know: `EINVAL` from KVM
+/// (and the model); `len` 0 does nothing. As KVM, the model answers `EIO` with firmware
+/// status 0 (`LIBSEV_STATUS_OS_ERROR`) for a page it cannot populate: one the guest already
+/// launched (an overlapping range), a source page that cannot be read (or, for CPUID, written),
+/// or more guest memory than the model may hold (half of this machine's memory); pages before
+/// it in the same call stay launched and the message says how many. CPUID pages are launched
+/// one ioctl each, so a refused page is reported even inside a longer range.
 ///
 /// # Safety
 /// `guest` NULL or live; unless ZERO, `data` NULL or `len` readable (for CPUID writable)
@@ -340,6 +344,9 @@ pub unsafe extern "C" fn libsev_snp_launch_update(
                     ),
                 )
                 .with_command(Command::LIBSEV_CMD_SNP_LAUNCH_UPDATE));
+            }
+            if !zero {
+                boundary::buffer_len(len, "data")?;
             }
             let uaddr = if zero { 0 } else { data as u64 };
             g.launch_update_raw(gpa, uaddr, len as u64, page_type)
@@ -459,9 +466,11 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
 /// `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
 /// through KVM's guest request to the firmware, the response decrypted — written to `out`
 /// (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
-/// REPORTED_TCB (or the loaded VLEK). A refusal inside the response (a `vmpl` above 3, no
-/// VLEK) is `LIBSEV_STATUS_FW_*` with that status; so is a failed command (a guest not
-/// launched: `LIBSEV_STATUS_FW_INVALID_GUEST`; no secrets page: `_FW_INVALID_PARAM`).
+/// REPORTED_TCB (or the loaded VLEK). A refusal inside the response (e.g. no
+/// VLEK: `LIBSEV_STATUS_FW_INVALID_KEY`) is `LIBSEV_STATUS_FW_*` with that status; so is a
+/// failed command (a guest whose launch is not finished: `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`;
+/// no secrets page: `_FW_INVALID_PARAM`). As firmware 1.55.25, a `vmpl` above 3 is not
+/// refused: the report carries it (an owner checks VMPL with `LIBSEV_SNP_EXPECT_VMPL`).
 ///
 /// # Safety
 /// `guest` NULL or live; `report_data` NULL or 64 readable bytes; `out` NULL or 1184 writable

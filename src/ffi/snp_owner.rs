@@ -311,6 +311,12 @@ fn policy_from_c(p: &libsev_snp_policy) -> Result<ReportPolicy> {
         )));
     }
     let on = |b: u32| p.expect & b != 0;
+    if on(LIBSEV_SNP_EXPECT_VMPL) && p.vmpl > 3 {
+        return Err(Error::arg(format!(
+            "policy.vmpl is {}: VMPLs are 0 to 3",
+            p.vmpl
+        )));
+    }
     Ok(ReportPolicy {
         measurement: on(LIBSEV_SNP_EXPECT_MEASUREMENT).then_some(p.measurement),
         host_data: on(LIBSEV_SNP_EXPECT_HOST_DATA).then_some(p.host_data),

@@ -100,10 +100,21 @@ impl SnpGuest {
     }
 
     /// Use the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never closes it.
+    /// Argument checks as [`crate::api::Guest::attach`]: a negative fd is
+    /// `LIBSEV_STATUS_INVALID_ARGUMENT`, one that is not open `LIBSEV_STATUS_BAD_FD` (EBADF),
+    /// both `LIBSEV_CMD_NONE`, on every platform.
     pub fn attach(platform: &Platform, vm_fd: RawFd) -> Result<SnpGuest> {
         if vm_fd < 0 {
-            return Err(Error::arg(format!("the VM fd {vm_fd} is negative"))
-                .with_command(Command::LIBSEV_CMD_CREATE_VM));
+            return Err(Error::arg(format!("the VM fd {vm_fd} is negative")));
+        }
+        if !crate::transport::kvm::fd_is_open(vm_fd) {
+            return Err(Error {
+                status: Status::LIBSEV_STATUS_BAD_FD,
+                fw_error: 0,
+                os_errno: libc::EBADF,
+                command: Command::LIBSEV_CMD_NONE,
+                message: format!("the VM fd {vm_fd} is not an open file descriptor"),
+            });
         }
         let vm = platform
             .transport()
@@ -166,6 +177,13 @@ impl SnpGuest {
         };
         // SAFETY: data points to a live kvm_sev_init, which holds no addresses.
         let (r, fw) = unsafe { self.op(kvm_cmd::INIT2, ptr(&mut d)) };
+        if r == Err(libc::EPERM) {
+            let mut e = Error::from_command(c, libc::EPERM, fw);
+            e.message = "KVM_SEV_INIT2: the VM is already an initialised SNP guest (KVM refuses \
+                         INIT2 and the legacy commands on it with EPERM)"
+                .into();
+            return Err(e);
+        }
         finish(c, r, fw, || {
             format!(" (SNP, vmsa_features {vmsa_features:#x})")
         })?;
@@ -205,8 +223,7 @@ impl SnpGuest {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_INVALID_LENGTH,
                 format!("a VMSA is 4096 bytes, not {}", vmsa.len()),
-            )
-            .with_command(c));
+            ));
         };
         let Some(m) = self.vm.model_snp() else {
             return Err(Error::new(
@@ -216,13 +233,12 @@ impl SnpGuest {
             )
             .with_command(c));
         };
-        m.set_vcpu_vmsa(index, page).map_err(|e| {
+        m.set_vcpu_vmsa(index, page).map_err(|_| {
             Error::new(
                 Status::LIBSEV_STATUS_INVALID_STATE,
                 format!(
-                    "setting vCPU {index}'s VMSA: {} (allowed after init2 and before \
-                     SNP_LAUNCH_FINISH)",
-                    std::io::Error::from_raw_os_error(e)
+                    "setting vCPU {index}'s VMSA: refused: allowed after KVM_SEV_INIT2 and \
+                     before SNP_LAUNCH_FINISH"
                 ),
             )
             .with_command(c)
@@ -260,6 +276,23 @@ impl SnpGuest {
         ptype: u8,
     ) -> Result<u64> {
         let c = Command::LIBSEV_CMD_SNP_LAUNCH_UPDATE;
+        // CPUID pages one at a time: after a refused page KVM has written the corrected page
+        // back, and a repeat of the ioctl (partial progress) would launch the corrected page
+        // instead of reporting the refusal.
+        if ptype == page_type::CPUID && len > 4096 && gpa & 0xFFF == 0 && len % 4096 == 0 {
+            for i in 0..len / 4096 {
+                // SAFETY: each page lies within the caller's range (this function's contract).
+                unsafe { self.launch_update_raw(gpa + i * 4096, uaddr + i * 4096, 4096, ptype) }
+                    .map_err(|mut e| {
+                        e.message.push_str(&format!(
+                            "; CPUID range at {gpa:#x}: {} of {len} bytes done",
+                            i * 4096
+                        ));
+                        e
+                    })?;
+            }
+            return Ok(len / 4096);
+        }
         if gpa & 0xFFF != 0 {
             return Err(Error::new(
                 Status::LIBSEV_STATUS_UNALIGNED,
@@ -292,7 +325,8 @@ impl SnpGuest {
                     if r == Err(libc::EIO) && fw == 0 {
                         err.message.push_str(
                             " — the kernel could not populate the page: it is already launched \
-                             (overlapping ranges), not set private, or the source is unreadable",
+                             (overlapping ranges), not set private, the source is unreadable, or \
+                             guest memory could not be allocated",
                         );
                     }
                     if r == Err(libc::ENOTTY) || r == Err(libc::EINVAL) {

@@ -15,7 +15,7 @@ use super::measure::{Ld, page_contents};
 use crate::model::firmware::lock;
 use crate::model::kernel::platform::ModelPlatform;
 use crate::model::kernel::uaccess::{
-    Fail, copy_from_user, copy_to_user, issued, mapped, read_struct, write_struct,
+    Fail, accessible, copy_from_user, copy_to_user, issued, read_struct, write_struct,
 };
 use crate::transport::{Errno, PlatformTransport, VmTransport};
 use crate::uapi::snp::{
@@ -51,6 +51,19 @@ fn prepare(pg: &[u8]) -> Prepared {
     let b = unsafe { b.assume_init() };
     let h = page_contents(page_type::NORMAL, &b[..]);
     (b, h)
+}
+
+/// The private pages one model guest may hold: half of this machine's memory (guest_memfd
+/// memory is the host's), at least 1 GiB.
+fn private_page_limit() -> u64 {
+    static L: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *L.get_or_init(|| {
+        // SAFETY: sysconf only reads a system value.
+        let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let bytes = (pages.max(0) as u64).saturating_mul(size.max(0) as u64);
+        (bytes / 2 / 4096).max(1 << 18)
+    })
 }
 
 /// Threads that prepare NORMAL pages (at most four).
@@ -258,7 +271,17 @@ impl SnpVm {
         let npages = (p.len / 4096).min(GFN_LIMIT - p.gfn_start);
         let ptype = p.type_;
         let zero = ptype == page_type::ZERO;
-        let all_mapped = zero || mapped(p.uaddr, npages * 4096);
+        // guest_memfd cannot grow beyond the memory the model may hold: refuse before
+        // allocating anything (KVM's populate fails with EIO when it cannot allocate a page).
+        if k.mem.len() as u64 + npages > private_page_limit() {
+            return Err(Fail::Os(libc::EIO));
+        }
+        // The source must be readable; an unreadable page stops the copy there, as KVM's
+        // copy_from_user does. (A refused CPUID page is written back only where writable.)
+        let all_mapped = zero
+            || npages
+                .checked_mul(4096)
+                .is_some_and(|n| accessible(p.uaddr, n, false));
         let mut count = 0u64;
         let mut fw_error = 0u32;
         let mut failed = false;
@@ -320,7 +343,7 @@ impl SnpVm {
                         (Box::new([0u8; 4096]), None)
                     } else {
                         let src = p.uaddr.wrapping_add(count * 4096);
-                        if !all_mapped && (src == 0 || !mapped(src, 4096)) {
+                        if !all_mapped && (src == 0 || !accessible(src, 4096, false)) {
                             failed = true; // -EFAULT from the copy
                             break 'outer;
                         }
