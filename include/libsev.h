@@ -262,6 +262,59 @@
 #define LIBSEV_SNP_POLICY_DEFAULT 196608
 
 /**
+ * Size of a key derived with `libsev_snp_guest_model_derived_key`.
+ */
+#define LIBSEV_SNP_DERIVED_KEY_LEN 32
+
+/**
+ * `key_select` bit 0 (ROOT_KEY_SELECT): derive from the guest's VMRK (random per guest, made
+ * at launch start) instead of the chip's VCEK or the loaded VLEK.
+ */
+#define LIBSEV_SNP_KEY_ROOT_VMRK 1
+
+/**
+ * `key_select` bits 1-2 (KEY_SEL) = 1: derive from the VCEK only. KEY_SEL 0 (neither bit)
+ * takes the VLEK if one is loaded, else the VCEK; 3 is refused.
+ */
+#define LIBSEV_SNP_KEY_SEL_VCEK (1 << 1)
+
+/**
+ * `key_select` bits 1-2 (KEY_SEL) = 2: derive from the loaded VLEK only.
+ */
+#define LIBSEV_SNP_KEY_SEL_VLEK (2 << 1)
+
+/**
+ * `guest_field_select`: mix in the guest policy.
+ */
+#define LIBSEV_SNP_GFS_POLICY (1 << 0)
+
+/**
+ * `guest_field_select`: mix in the ID block's IMAGE_ID.
+ */
+#define LIBSEV_SNP_GFS_IMAGE_ID (1 << 1)
+
+/**
+ * `guest_field_select`: mix in the ID block's FAMILY_ID.
+ */
+#define LIBSEV_SNP_GFS_FAMILY_ID (1 << 2)
+
+/**
+ * `guest_field_select`: mix in the launch measurement.
+ */
+#define LIBSEV_SNP_GFS_MEASUREMENT (1 << 3)
+
+/**
+ * `guest_field_select`: mix in `guest_svn` (at most the ID block's GUEST_SVN).
+ */
+#define LIBSEV_SNP_GFS_GUEST_SVN (1 << 4)
+
+/**
+ * `guest_field_select`: mix in `tcb_version` (no component above the committed TCB); the
+ * VCEK root is then the one for that TCB.
+ */
+#define LIBSEV_SNP_GFS_TCB_VERSION (1 << 5)
+
+/**
  * `libsev_snp_policy.expect` bits: which expected values are set (unset ones are not checked).
  */
 #define LIBSEV_SNP_EXPECT_MEASUREMENT (1 << 0)
@@ -3275,6 +3328,41 @@ libsev_status libsev_snp_guest_model_report(struct libsev_snp_guest *guest,
                                             uint32_t vmpl,
                                             uint8_t *out,
                                             struct libsev_error *err);
+
+/**
+ * Model only: a key derived as the guest obtains it — a MSG_KEY_REQ with `key_select`
+ * (`LIBSEV_SNP_KEY_ROOT_VMRK`, or 0 / `LIBSEV_SNP_KEY_SEL_*` for the chip's VCEK or the
+ * loaded VLEK; KEY_SEL is not looked at with the VMRK root), `guest_field_select`
+ * (`LIBSEV_SNP_GFS_*`: the guest fields mixed into the key; `vmpl`, HOST_DATA and the ID
+ * block's key digest always are), `vmpl`, `guest_svn` and `tcb_version` (these two only
+ * checked and mixed in when selected), encrypted with VMPCK0 from the guest's secrets page,
+ * through KVM's guest request to the firmware, the response decrypted — written to `out`
+ * (`LIBSEV_SNP_DERIVED_KEY_LEN` bytes). The same request on the same guest fields and chip
+ * gives the same key; keys are only consistent inside one model chip (its seed), not those
+ * of real hardware.
+ *
+ * A refusal inside the response is `LIBSEV_STATUS_FW_*` with that status, checked in this
+ * order: `_FW_INVALID_PARAM` for reserved `key_select` bits; `_FW_INVALID_KEY` for a
+ * VCEK/VLEK root while `SNP_SET_CONFIG` masks the chip key, KEY_SEL 3, the VLEK without one
+ * loaded, or the VCEK disabled at launch finish (KEY_SEL 1, or 0 without a VLEK);
+ * `_FW_INVALID_PARAM` for unknown `guest_field_select` bits, a selected `tcb_version` with a
+ * component above the committed TCB (or reserved bytes set), or a selected `guest_svn` above
+ * the ID block's (0 without an ID block). A failed command is `LIBSEV_STATUS_FW_*` too (a guest not
+ * launched: `_FW_INVALID_GUEST` or `_FW_INVALID_GUEST_STATE`; no secrets page:
+ * `_FW_INVALID_PARAM`). `out` is written only on success.
+ *
+ * # Safety
+ * `guest` NULL or live; `out` NULL or 32 writable bytes; `err` NULL or writable.
+ */
+LIBSEV_MUST_USE
+libsev_status libsev_snp_guest_model_derived_key(struct libsev_snp_guest *guest,
+                                                 uint32_t key_select,
+                                                 uint64_t guest_field_select,
+                                                 uint32_t vmpl,
+                                                 uint32_t guest_svn,
+                                                 uint64_t tcb_version,
+                                                 uint8_t *out,
+                                                 struct libsev_error *err);
 
 /**
  * Build and sign an ID block: fill `io`'s inputs, get `id_block`, `id_auth` and the digests

@@ -503,3 +503,107 @@ pub unsafe extern "C" fn libsev_snp_guest_model_report(
         })
     }
 }
+
+// --- derived keys (MSG_KEY_REQ) --------------------------------------------------------------
+
+/// Size of a key derived with `libsev_snp_guest_model_derived_key`.
+pub const LIBSEV_SNP_DERIVED_KEY_LEN: usize = 32;
+/// `key_select` bit 0 (ROOT_KEY_SELECT): derive from the guest's VMRK (random per guest, made
+/// at launch start) instead of the chip's VCEK or the loaded VLEK.
+pub const LIBSEV_SNP_KEY_ROOT_VMRK: u32 = 1;
+/// `key_select` bits 1-2 (KEY_SEL) = 1: derive from the VCEK only. KEY_SEL 0 (neither bit)
+/// takes the VLEK if one is loaded, else the VCEK; 3 is refused.
+pub const LIBSEV_SNP_KEY_SEL_VCEK: u32 = 1 << 1;
+/// `key_select` bits 1-2 (KEY_SEL) = 2: derive from the loaded VLEK only.
+pub const LIBSEV_SNP_KEY_SEL_VLEK: u32 = 2 << 1;
+/// `guest_field_select`: mix in the guest policy.
+pub const LIBSEV_SNP_GFS_POLICY: u64 = 1 << 0;
+/// `guest_field_select`: mix in the ID block's IMAGE_ID.
+pub const LIBSEV_SNP_GFS_IMAGE_ID: u64 = 1 << 1;
+/// `guest_field_select`: mix in the ID block's FAMILY_ID.
+pub const LIBSEV_SNP_GFS_FAMILY_ID: u64 = 1 << 2;
+/// `guest_field_select`: mix in the launch measurement.
+pub const LIBSEV_SNP_GFS_MEASUREMENT: u64 = 1 << 3;
+/// `guest_field_select`: mix in `guest_svn` (at most the ID block's GUEST_SVN).
+pub const LIBSEV_SNP_GFS_GUEST_SVN: u64 = 1 << 4;
+/// `guest_field_select`: mix in `tcb_version` (no component above the committed TCB); the
+/// VCEK root is then the one for that TCB.
+pub const LIBSEV_SNP_GFS_TCB_VERSION: u64 = 1 << 5;
+
+const _: () = {
+    use crate::model::snp::guestmsg::{DERIVED_KEY_LEN, gfs, key_select};
+    assert!(
+        LIBSEV_SNP_DERIVED_KEY_LEN == DERIVED_KEY_LEN
+            && LIBSEV_SNP_KEY_ROOT_VMRK == key_select::ROOT_VMRK
+            && LIBSEV_SNP_KEY_SEL_VCEK == key_select::KEY_SEL_VCEK
+            && LIBSEV_SNP_KEY_SEL_VLEK == key_select::KEY_SEL_VLEK
+            && LIBSEV_SNP_GFS_POLICY == gfs::POLICY
+            && LIBSEV_SNP_GFS_IMAGE_ID == gfs::IMAGE_ID
+            && LIBSEV_SNP_GFS_FAMILY_ID == gfs::FAMILY_ID
+            && LIBSEV_SNP_GFS_MEASUREMENT == gfs::MEASUREMENT
+            && LIBSEV_SNP_GFS_GUEST_SVN == gfs::GUEST_SVN
+            && LIBSEV_SNP_GFS_TCB_VERSION == gfs::TCB_VERSION
+    );
+};
+
+/// Model only: a key derived as the guest obtains it — a MSG_KEY_REQ with `key_select`
+/// (`LIBSEV_SNP_KEY_ROOT_VMRK`, or 0 / `LIBSEV_SNP_KEY_SEL_*` for the chip's VCEK or the
+/// loaded VLEK; KEY_SEL is not looked at with the VMRK root), `guest_field_select`
+/// (`LIBSEV_SNP_GFS_*`: the guest fields mixed into the key; `vmpl`, HOST_DATA and the ID
+/// block's key digest always are), `vmpl`, `guest_svn` and `tcb_version` (these two only
+/// checked and mixed in when selected), encrypted with VMPCK0 from the guest's secrets page,
+/// through KVM's guest request to the firmware, the response decrypted — written to `out`
+/// (`LIBSEV_SNP_DERIVED_KEY_LEN` bytes). The same request on the same guest fields and chip
+/// gives the same key; keys are only consistent inside one model chip (its seed), not those
+/// of real hardware.
+///
+/// A refusal inside the response is `LIBSEV_STATUS_FW_*` with that status, checked in this
+/// order: `_FW_INVALID_PARAM` for reserved `key_select` bits; `_FW_INVALID_KEY` for a
+/// VCEK/VLEK root while `SNP_SET_CONFIG` masks the chip key, KEY_SEL 3, the VLEK without one
+/// loaded, or the VCEK disabled at launch finish (KEY_SEL 1, or 0 without a VLEK);
+/// `_FW_INVALID_PARAM` for unknown `guest_field_select` bits, a selected `tcb_version` with a
+/// component above the committed TCB (or reserved bytes set), or a selected `guest_svn` above
+/// the ID block's (0 without an ID block). A failed command is `LIBSEV_STATUS_FW_*` too (a guest not
+/// launched: `_FW_INVALID_GUEST` or `_FW_INVALID_GUEST_STATE`; no secrets page:
+/// `_FW_INVALID_PARAM`). `out` is written only on success.
+///
+/// # Safety
+/// `guest` NULL or live; `out` NULL or 32 writable bytes; `err` NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn libsev_snp_guest_model_derived_key(
+    guest: *mut libsev_snp_guest,
+    key_select: u32,
+    guest_field_select: u64,
+    vmpl: u32,
+    guest_svn: u32,
+    tcb_version: u64,
+    out: *mut u8,
+    err: *mut libsev_error,
+) -> libsev_status {
+    // SAFETY: see libsev_snp_guest_new.
+    unsafe {
+        with_snp_guest(guest, err, |g| {
+            boundary::need_out(out, "out")?;
+            let vm = g
+                .model_vm()
+                .ok_or_else(|| model_only("a guest's derived key"))?;
+            let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
+            let (status, key) = vm
+                .guest_key(
+                    key_select,
+                    guest_field_select,
+                    vmpl,
+                    guest_svn,
+                    tcb_version,
+                    0,
+                )
+                .map_err(|fw| Error::from_command(c, libc::EIO, fw))?;
+            let key = zeroize::Zeroizing::new(key);
+            if status != 0 {
+                return Err(Error::from_command(c, libc::EIO, status));
+            }
+            boundary::array_out(out, &key[..], "out")
+        })
+    }
+}

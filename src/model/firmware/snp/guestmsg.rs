@@ -1,8 +1,10 @@
-//! SNP_GUEST_REQUEST (`sev-spec` SNP §4.1–§4.2, §4.4–§4.5): the guest's message, encrypted
+//! SNP_GUEST_REQUEST (`sev-spec` SNP §4.1–§4.5, §3.8): the guest's message, encrypted
 //! with a VMPCK (AES-256-GCM, IV = sequence number ‖ 0⁴, AAD = header 0x30–0x5F), checked in
-//! the firmware's order, and MSG_REPORT_REQ answered with a version-2 attestation report
+//! the firmware's order; MSG_REPORT_REQ answered with a version-2 attestation report
 //! signed (ECDSA P-384, r/s little-endian) by the model's VCEK for the REPORTED_TCB, or the
-//! loaded VLEK. Also the guest's side of the exchange, for tests and the C API.
+//! loaded VLEK; MSG_KEY_REQ answered with a key derived from the VCEK seed, the VLEK seed or
+//! the guest's VMRK and the guest fields it selects. Also the guest's side of the exchange,
+//! for tests and the C API.
 
 use super::fw::{SnpFw, st};
 use crate::model::FwResult;
@@ -16,13 +18,82 @@ use p384::ecdsa::{Signature, SigningKey, signature::Signer};
 use zeroize::Zeroizing;
 
 /// Message types.
+pub const MSG_KEY_REQ: u8 = 3;
+pub const MSG_KEY_RSP: u8 = 4;
 pub const MSG_REPORT_REQ: u8 = 5;
 pub const MSG_REPORT_RSP: u8 = 6;
 /// Header size.
 pub const HDR: usize = 0x60;
 /// Payload size of a report response.
 pub const REPORT_RSP_LEN: usize = 0x20 + snp_sizes::REPORT;
+/// Payload size of a key request (firmware 1.55.25, no LAUNCH_MIT_VECTOR) and response.
+pub const KEY_REQ_LEN: usize = 0x20;
+pub const KEY_RSP_LEN: usize = 0x40;
+/// Size of a derived key.
+pub const DERIVED_KEY_LEN: usize = 32;
 const INVALID_KEY: u32 = 0x27;
+
+/// MSG_KEY_REQ's first word (`sev-spec` SNP §4.3): bit 0 ROOT_KEY_SELECT, bits 1–2 KEY_SEL.
+pub mod key_select {
+    /// ROOT_KEY_SELECT: the guest's VMRK instead of the VCEK/VLEK seed.
+    pub const ROOT_VMRK: u32 = 1;
+    /// KEY_SEL (bits 1–2) as for reports: 0 VLEK if loaded else VCEK, 1 VCEK, 2 VLEK.
+    pub const KEY_SEL_SHIFT: u32 = 1;
+    pub const KEY_SEL_VCEK: u32 = 1 << KEY_SEL_SHIFT;
+    pub const KEY_SEL_VLEK: u32 = 2 << KEY_SEL_SHIFT;
+}
+
+/// MSG_KEY_REQ's GUEST_FIELD_SELECT bits (`sev-spec` SNP §4.3): the guest fields mixed in.
+pub mod gfs {
+    pub const POLICY: u64 = 1 << 0;
+    pub const IMAGE_ID: u64 = 1 << 1;
+    pub const FAMILY_ID: u64 = 1 << 2;
+    pub const MEASUREMENT: u64 = 1 << 3;
+    pub const GUEST_SVN: u64 = 1 << 4;
+    pub const TCB_VERSION: u64 = 1 << 5;
+    /// Every bit firmware 1.55.25 knows; others are INVALID_PARAM.
+    pub const ALL: u64 = (1 << 6) - 1;
+}
+
+/// The attestation key a KEY_SEL chooses (§4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttestKey {
+    Vcek,
+    Vlek,
+    /// MASK_CHIP_KEY and no VLEK chosen: reports go unsigned.
+    None,
+}
+
+/// KEY_SEL's key, as the REPORT_REQ handler chooses it (`sev-spec` SNP §4.2; MSG_KEY_REQ
+/// chooses its root the same way): KEY_SEL 3, a VLEK-only request without a VLEK, a VCEK-only
+/// one with VCEK_DIS, or "either" with VCEK_DIS and no VLEK → `Err(INVALID_KEY)`.
+fn select_key(
+    key_sel: u32,
+    vlek_loaded: bool,
+    vcek_dis: bool,
+    mask_chip_key: bool,
+) -> Result<AttestKey, u32> {
+    if key_sel == 3
+        || (key_sel == 2 && !vlek_loaded)
+        || (key_sel == 1 && vcek_dis)
+        || (key_sel == 0 && vcek_dis && !vlek_loaded)
+    {
+        return Err(INVALID_KEY);
+    }
+    Ok(match key_sel {
+        0 | 2 if vlek_loaded => AttestKey::Vlek,
+        0 | 1 if !mask_chip_key => AttestKey::Vcek,
+        _ => AttestKey::None,
+    })
+}
+
+/// Whether a requested TCB_VERSION is refused against the committed TCB (`sev-spec` SNP
+/// §4.3): any component (BL, TEE, SNP, microcode; Milan layout) above the committed one's,
+/// or a reserved byte set. Unlike SNP_CONFIG's order, components compare one by one.
+fn tcb_not_allowed(req: u64, committed: u64) -> bool {
+    let (r, c) = (req.to_le_bytes(), committed.to_le_bytes());
+    r[2..6].iter().any(|b| *b != 0) || [0, 1, 6, 7].iter().any(|&i| r[i] > c[i])
+}
 
 /// A P-384 signing key from a seed and a label (the firmware's key_from_hash, with a
 /// counter instead of the modular reduction: one stable key per seed).
@@ -86,8 +157,8 @@ pub fn open(key: &[u8; 32], msg: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl SnpFw {
-    /// The VCEK for a TCB: one key per (chip, TCB).
-    pub(crate) fn vcek(&self, tcb: u64) -> SigningKey {
+    /// The VCEK's 48-byte seed for a TCB (the model's stand-in for the hash stick).
+    fn vcek_seed(&self, tcb: u64) -> Zeroizing<[u8; 48]> {
         let mut seed = Zeroizing::new([0u8; 48]);
         kdf(
             &self.chip_secret[..],
@@ -95,7 +166,15 @@ impl SnpFw {
             &tcb.to_le_bytes(),
             &mut seed[..],
         );
-        key_from_seed(&seed[..], b"sev-versioned-chip-endorsement-key")
+        seed
+    }
+
+    /// The VCEK for a TCB: one key per (chip, TCB).
+    pub(crate) fn vcek(&self, tcb: u64) -> SigningKey {
+        key_from_seed(
+            &self.vcek_seed(tcb)[..],
+            b"sev-versioned-chip-endorsement-key",
+        )
     }
 
     /// SNP_GUEST_REQUEST: `req` is the guest's request page; the response page on success.
@@ -128,12 +207,136 @@ impl SnpFw {
         if g.msg_count[n] >= u64::MAX - 2 || seqno != g.msg_count[n] + 1 {
             return Err(st::AEAD_OFLOW);
         }
-        if req[0x35] != 1 || req[0x34] != MSG_REPORT_REQ {
+        let rsp = match (req[0x35], req[0x34]) {
+            (1, MSG_REPORT_REQ) => Zeroizing::new(self.report_rsp(&g, &payload, n as u32, chip_id)),
+            (1, MSG_KEY_REQ) => self.key_rsp(&g, &payload, n as u32),
+            _ => return Err(fw::INVALID_PARAM),
+        };
+        g.msg_count[n] += 2;
+        Ok(seal(&key, seqno + 1, req[0x34] + 1, n as u8, &rsp))
+    }
+
+    /// MSG_KEY_RSP payload for a MSG_KEY_REQ payload: STATUS @0, the key @0x20 (zero on a
+    /// refusal).
+    fn key_rsp(&self, g: &super::fw::Gctx, p: &[u8], msg_vmpck: u32) -> Zeroizing<Vec<u8>> {
+        let mut rsp = Zeroizing::new(vec![0u8; KEY_RSP_LEN]);
+        match self.derive_key(g, p, msg_vmpck) {
+            Ok(k) => rsp[0x20..].copy_from_slice(&k[..]),
+            Err(s) => rsp[..4].copy_from_slice(&s.to_le_bytes()),
+        }
+        rsp
+    }
+
+    /// MSG_KEY_REQ (`sev-spec` SNP §4.3, §3.8): the payload checks in the firmware's order,
+    /// then key = KDF(root, "gmsg-keyreq", mix_data, 32 bytes) with the SP 800-108 counter-mode
+    /// KDF (HMAC-SHA256) the model uses everywhere.
+    ///
+    /// The root is the guest's VMRK (ROOT_KEY_SELECT 1; random, from LAUNCH_START), or as
+    /// KEY_SEL chooses it for reports: the loaded VLEK's seed, or the VCEK seed for the
+    /// requested TCB_VERSION (GUEST_FIELD_SELECT.TCB_VERSION) or else the REPORTED_TCB. The
+    /// VLEK seed is used whatever TCB is requested (the requested TCB is still mixed in).
+    ///
+    /// Derived keys are self-consistent inside one model chip only: the same guest fields,
+    /// root and chip give the same key, another chip (model seed) gives another; they are
+    /// not the keys a real AMD-SP derives (its VCEK hash stick is chip-secret).
+    fn derive_key(
+        &self,
+        g: &super::fw::Gctx,
+        p: &[u8],
+        msg_vmpck: u32,
+    ) -> FwResult<Zeroizing<[u8; DERIVED_KEY_LEN]>> {
+        if p.len() < KEY_REQ_LEN {
             return Err(fw::INVALID_PARAM);
         }
-        let rsp = self.report_rsp(&g, &payload, n as u32, chip_id);
-        g.msg_count[n] += 2;
-        Ok(seal(&key, seqno + 1, MSG_REPORT_RSP, n as u8, &rsp))
+        let u32_at = |o: usize| u32::from_le_bytes(p[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(p[o..o + 8].try_into().unwrap());
+        let (sel, select, vmpl, svn, tcb) = (
+            u32_at(0),
+            u64_at(8),
+            u32_at(0x10),
+            u32_at(0x14),
+            u64_at(0x18),
+        );
+        if sel & !7 != 0 || u32_at(4) != 0 {
+            return Err(fw::INVALID_PARAM);
+        }
+        let vmrk = sel & key_select::ROOT_VMRK != 0;
+        let s = lock(&self.st);
+        let root = if vmrk {
+            None
+        } else {
+            if s.mask_chip_key {
+                return Err(INVALID_KEY);
+            }
+            let key_sel = sel >> key_select::KEY_SEL_SHIFT & 3;
+            Some(select_key(key_sel, s.vlek.is_some(), g.vcek_dis, false)?)
+        };
+        if vmpl < msg_vmpck || select & !gfs::ALL != 0 {
+            return Err(fw::INVALID_PARAM);
+        }
+        if select & gfs::TCB_VERSION != 0 && tcb_not_allowed(tcb, s.committed_tcb) {
+            return Err(fw::INVALID_PARAM);
+        }
+        let id_svn = u32::from_le_bytes(g.id_block[0x54..0x58].try_into().unwrap());
+        if select & gfs::GUEST_SVN != 0 && svn > id_svn {
+            return Err(fw::INVALID_PARAM);
+        }
+        // mix_data (§3.8): the FW sets the ID-block key select; unselected fields stay zero.
+        let id_sel: u32 = if g.author_key_en {
+            2
+        } else if g.id_block_en {
+            1
+        } else {
+            0
+        };
+        let mut mix = Zeroizing::new([0u8; 168]);
+        let mut put = |o: usize, b: &[u8]| mix[o..o + b.len()].copy_from_slice(b);
+        put(0x00, &(sel & 1 | id_sel << 1).to_le_bytes());
+        put(0x08, &select.to_le_bytes());
+        put(0x10, &vmpl.to_le_bytes());
+        let on = |bit: u64| select & bit != 0;
+        if on(gfs::GUEST_SVN) {
+            put(0x14, &svn.to_le_bytes());
+        }
+        if on(gfs::TCB_VERSION) {
+            put(0x18, &tcb.to_le_bytes());
+        }
+        if on(gfs::POLICY) {
+            put(0x20, &g.policy.to_le_bytes());
+        }
+        if on(gfs::IMAGE_ID) {
+            put(0x28, &g.id_block[0x40..0x50]);
+        }
+        if on(gfs::FAMILY_ID) {
+            put(0x38, &g.id_block[0x30..0x40]);
+        }
+        if on(gfs::MEASUREMENT) {
+            put(0x48, &g.ld[..32]);
+        }
+        put(0x68, &g.host_data);
+        match id_sel {
+            2 => put(0x88, &g.author_key_digest[..32]),
+            1 => put(0x88, &g.id_key_digest[..32]),
+            _ => {}
+        }
+        let vcek_seed;
+        let root: &[u8] = match root {
+            None => &g.vmrk[..],
+            Some(AttestKey::Vlek) => &s.vlek.as_ref().expect("chosen only when loaded").0[..],
+            // (AttestKey::None needs MASK_CHIP_KEY, refused above.)
+            Some(AttestKey::Vcek | AttestKey::None) => {
+                let t = if on(gfs::TCB_VERSION) {
+                    tcb
+                } else {
+                    s.reported_tcb()
+                };
+                vcek_seed = self.vcek_seed(t);
+                &vcek_seed[..]
+            }
+        };
+        let mut key = Zeroizing::new([0u8; DERIVED_KEY_LEN]);
+        kdf(root, b"gmsg-keyreq", &mix[..], &mut key[..]);
+        Ok(key)
     }
 
     /// MSG_REPORT_RSP payload for a MSG_REPORT_REQ payload.
@@ -161,28 +364,26 @@ impl SnpFw {
             return rsp;
         }
         let s = lock(&self.st);
-        let vlek = s
-            .vlek
-            .as_ref()
-            .map(|(stick, _)| key_from_seed(&stick[..], b"sev-versioned-loaded-attestation-key"));
-        let key_sel = sel & 3;
-        if key_sel == 3
-            || (key_sel == 2 && vlek.is_none())
-            || (key_sel == 1 && g.vcek_dis)
-            || (key_sel == 0 && g.vcek_dis && vlek.is_none())
-        {
-            status(&mut rsp, INVALID_KEY);
-            return rsp;
-        }
+        let chosen = match select_key(sel & 3, s.vlek.is_some(), g.vcek_dis, s.mask_chip_key) {
+            Ok(k) => k,
+            Err(e) => {
+                status(&mut rsp, e);
+                return rsp;
+            }
+        };
         if vmpl < msg_vmpck {
             status(&mut rsp, fw::INVALID_PARAM);
             return rsp;
         }
         let reported = s.reported_tcb();
-        let (signer, signing_key) = match (key_sel, vlek) {
-            (0 | 2, Some(v)) => (Some(v), 1u32),
-            (0 | 1, _) if !s.mask_chip_key => (Some(self.vcek(reported)), 0),
-            _ => (None, 7),
+        let (signer, signing_key) = match chosen {
+            AttestKey::Vlek => {
+                let (stick, _) = s.vlek.as_ref().expect("chosen only when loaded");
+                let k = key_from_seed(&stick[..], b"sev-versioned-loaded-attestation-key");
+                (Some(k), 1u32)
+            }
+            AttestKey::Vcek => (Some(self.vcek(reported)), 0),
+            AttestKey::None => (None, 7),
         };
         let mut r = vec![0u8; snp_sizes::REPORT];
         let put = |r: &mut Vec<u8>, o: usize, b: &[u8]| r[o..o + b.len()].copy_from_slice(b);
@@ -224,5 +425,52 @@ impl SnpFw {
         rsp[4..8].copy_from_slice(&(snp_sizes::REPORT as u32).to_le_bytes());
         rsp[0x20..].copy_from_slice(&r);
         rsp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_sel_chooses_as_the_report_handler_does() {
+        use AttestKey::*;
+        // (key_sel, VLEK loaded, VCEK_DIS, MASK_CHIP_KEY) → key.
+        let cases = [
+            ((0, false, false, false), Ok(Vcek)),
+            ((0, true, false, false), Ok(Vlek)),
+            ((0, true, true, false), Ok(Vlek)),
+            ((0, false, true, false), Err(INVALID_KEY)),
+            ((0, false, false, true), Ok(None)),
+            ((1, true, false, false), Ok(Vcek)),
+            ((1, false, true, false), Err(INVALID_KEY)),
+            ((1, false, false, true), Ok(None)),
+            ((2, false, false, false), Err(INVALID_KEY)),
+            ((2, true, true, true), Ok(Vlek)),
+            ((3, true, false, false), Err(INVALID_KEY)),
+        ];
+        for ((sel, vlek, dis, mask), want) in cases {
+            assert_eq!(
+                select_key(sel, vlek, dis, mask),
+                want,
+                "{sel} {vlek} {dis} {mask}"
+            );
+        }
+    }
+
+    #[test]
+    fn requested_tcb_components_compare_one_by_one() {
+        let t =
+            |bl: u8, tee: u8, snp: u8, uc: u8| u64::from_le_bytes([bl, tee, 0, 0, 0, 0, snp, uc]);
+        let c = t(3, 0, 8, 0x73);
+        assert!(!tcb_not_allowed(c, c));
+        assert!(!tcb_not_allowed(t(0, 0, 0, 0), c));
+        assert!(
+            tcb_not_allowed(t(2, 0, 9, 0), c),
+            "SNP above, though lower in order"
+        );
+        assert!(tcb_not_allowed(t(3, 1, 8, 0x73), c));
+        assert!(tcb_not_allowed(t(3, 0, 8, 0x74), c));
+        assert!(tcb_not_allowed(c | 1 << 40, c), "reserved byte");
     }
 }

@@ -164,6 +164,44 @@ impl SnpVm {
         self.platform.snp.guest_request(g, req, &chip)
     }
 
+    /// One guest message as a guest OS sends it: VMPCK `vmpck` from its secrets page, its own
+    /// sequence number, `payload` sealed as `msg_type` and sent through
+    /// [`SnpVm::guest_request`], the response opened and checked (type `msg_type + 1`, the
+    /// next sequence number, the same VMPCK). `Ok(response payload)`; `Err(firmware status)`
+    /// when the command failed, `Err(INVALID_PARAM)` without a secrets page and
+    /// `Err(BAD_MEASUREMENT)` for a response that does not authenticate or match.
+    fn guest_message(
+        &self,
+        msg_type: u8,
+        vmpck: u8,
+        payload: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, u32> {
+        use super::guestmsg::{open, seal};
+        use crate::status::fw;
+        let (key, seqno) = {
+            let k = lock(&self.k);
+            let gpa = k.secrets_gpa.ok_or(fw::INVALID_PARAM)?;
+            let page = k.mem.get(&(gpa >> 12)).ok_or(fw::INVALID_PARAM)?;
+            let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
+            let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
+            (
+                zeroize::Zeroizing::new(key),
+                k.guest_seqno[vmpck as usize & 3] + 1,
+            )
+        };
+        let msg = seal(&key, seqno, msg_type, vmpck, payload);
+        let mut req = [0u8; 4096];
+        req[..msg.len()].copy_from_slice(&msg);
+        let rsp = self.guest_request(&req)?;
+        lock(&self.k).guest_seqno[vmpck as usize & 3] = seqno + 1;
+        let body = zeroize::Zeroizing::new(open(&key, &rsp).ok_or(fw::BAD_MEASUREMENT)?);
+        let rsp_seqno = u64::from_le_bytes(rsp[0x20..0x28].try_into().unwrap());
+        if rsp[0x34] != msg_type.wrapping_add(1) || rsp_seqno != seqno + 1 || rsp[0x3C] != vmpck {
+            return Err(fw::BAD_MEASUREMENT);
+        }
+        Ok(body)
+    }
+
     /// The guest's side of MSG_REPORT_REQ, as a guest OS does it: VMPCK `vmpck` from its
     /// secrets page, its own sequence number, the request through [`SnpVm::guest_request`],
     /// the response decrypted. `Ok((status, report))`: the response's STATUS and report
@@ -175,33 +213,46 @@ impl SnpVm {
         vmpck: u8,
         key_sel: u32,
     ) -> Result<(u32, Vec<u8>), u32> {
-        use super::guestmsg::{MSG_REPORT_REQ, open, seal};
-        let (key, seqno) = {
-            let k = lock(&self.k);
-            let gpa = k.secrets_gpa.ok_or(crate::status::fw::INVALID_PARAM)?;
-            let page = k
-                .mem
-                .get(&(gpa >> 12))
-                .ok_or(crate::status::fw::INVALID_PARAM)?;
-            let o = crate::uapi::snp::secrets::VMPCK0 + 32 * (vmpck as usize & 3);
-            let key: [u8; 32] = page.data[o..o + 32].try_into().unwrap();
-            (
-                zeroize::Zeroizing::new(key),
-                k.guest_seqno[vmpck as usize & 3] + 1,
-            )
-        };
         let mut p = [0u8; 0x60];
         p[..64].copy_from_slice(report_data);
         p[0x40..0x44].copy_from_slice(&vmpl.to_le_bytes());
         p[0x44..0x48].copy_from_slice(&key_sel.to_le_bytes());
-        let msg = seal(&key, seqno, MSG_REPORT_REQ, vmpck, &p);
-        let mut req = [0u8; 4096];
-        req[..msg.len()].copy_from_slice(&msg);
-        let rsp = self.guest_request(&req)?;
-        lock(&self.k).guest_seqno[vmpck as usize & 3] = seqno + 1;
-        let body = open(&key, &rsp).ok_or(crate::status::fw::BAD_MEASUREMENT)?;
+        let body = self.guest_message(super::guestmsg::MSG_REPORT_REQ, vmpck, &p)?;
+        if body.len() < super::guestmsg::REPORT_RSP_LEN {
+            return Err(crate::status::fw::BAD_MEASUREMENT);
+        }
         let status = u32::from_le_bytes(body[..4].try_into().unwrap());
         Ok((status, body[0x20..].to_vec()))
+    }
+
+    /// The guest's side of MSG_KEY_REQ (`sev-spec` SNP §4.3), as [`SnpVm::guest_report`]:
+    /// `root_key_select` is the request's first word (bit 0 ROOT_KEY_SELECT = VMRK, bits 1–2
+    /// KEY_SEL, see [`super::guestmsg::key_select`]), `gfs` its GUEST_FIELD_SELECT
+    /// ([`super::guestmsg::gfs`]), then VMPL, GUEST_SVN and TCB_VERSION. `Ok((status, key))`:
+    /// the response's STATUS and the derived key (zero on a refusal); `Err(firmware status)`
+    /// when the command itself failed.
+    pub fn guest_key(
+        &self,
+        root_key_select: u32,
+        gfs: u64,
+        vmpl: u32,
+        guest_svn: u32,
+        tcb: u64,
+        vmpck: u8,
+    ) -> Result<(u32, [u8; 32]), u32> {
+        use super::guestmsg::{KEY_REQ_LEN, KEY_RSP_LEN, MSG_KEY_REQ};
+        let mut p = [0u8; KEY_REQ_LEN];
+        p[0x00..0x04].copy_from_slice(&root_key_select.to_le_bytes());
+        p[0x08..0x10].copy_from_slice(&gfs.to_le_bytes());
+        p[0x10..0x14].copy_from_slice(&vmpl.to_le_bytes());
+        p[0x14..0x18].copy_from_slice(&guest_svn.to_le_bytes());
+        p[0x18..0x20].copy_from_slice(&tcb.to_le_bytes());
+        let body = self.guest_message(MSG_KEY_REQ, vmpck, &p)?;
+        if body.len() < KEY_RSP_LEN {
+            return Err(crate::status::fw::BAD_MEASUREMENT);
+        }
+        let status = u32::from_le_bytes(body[..4].try_into().unwrap());
+        Ok((status, body[0x20..0x40].try_into().unwrap()))
     }
 
     fn init2(&self, k: &mut KState, cmd: &mut kvm_sev_cmd) -> KResult {
