@@ -60,6 +60,7 @@ fn private_page_limit() -> u64 {
     *L.get_or_init(|| {
         // SAFETY: sysconf only reads a system value.
         let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+        // SAFETY: as above.
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         let bytes = (pages.max(0) as u64).saturating_mul(size.max(0) as u64);
         (bytes / 2 / 4096).max(1 << 18)
