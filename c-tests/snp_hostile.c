@@ -458,6 +458,7 @@ static void wrong_order(void) {
     memset(page, 0x5a, sizeof page);
     EXPECT(e, libsev_snp_guest_model_read_page(g, 0x9000, page, &e), LIBSEV_STATUS_INVALID_ARGUMENT);
     EXPECT(e, libsev_snp_guest_model_read_page(g, UINT64_MAX & ~0xFFFull, page, &e), LIBSEV_STATUS_INVALID_ARGUMENT);
+    EXPECT(e, libsev_snp_guest_model_read_page(g, 0x1001, page, &e), LIBSEV_STATUS_UNALIGNED);
     CHECK(all_bytes(page, sizeof page, 0x5a));
     /* The last error is readable and copyable under the buffer rule. */
     {
@@ -572,6 +573,8 @@ static void lengths(void) {
         EXPECT(e, libsev_snp_model_cert_table(plat, t, model_table.n - 1, &need, &e), LIBSEV_STATUS_BUFFER_TOO_SMALL);
         CHECK(need == model_table.n && all_bytes(t, model_table.n, 0x5a));
         EXPECT(e, libsev_snp_model_cert_table(plat, NULL, 100, &need, &e), LIBSEV_STATUS_BUFFER_TOO_SMALL);
+        /* A length no buffer of this process can have: refused, nothing written. */
+        EXPECT(e, libsev_snp_model_cert_table(plat, t, SIZE_MAX, &need, &e), LIBSEV_STATUS_INVALID_LENGTH);
         CHECK(need == model_table.n);
         free(t);
     }

@@ -3295,7 +3295,7 @@ libsev_status libsev_snp_guest_model_measurement(struct libsev_snp_guest *guest,
 
 /**
  * Model only (a testing aid): the guest's own view of its launched private page at `gpa`
- * (4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
+ * (4 KiB aligned, else `LIBSEV_STATUS_UNALIGNED`; 4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
  * access on hardware.
  *
  * # Safety

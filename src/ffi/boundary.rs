@@ -543,6 +543,9 @@ impl<'a> Out<'a> {
         if out_len.is_null() {
             return Err(null_arg(len_name));
         }
+        if !buf.is_null() {
+            buffer_len(len, name)?;
+        }
         Ok(Out {
             buf,
             len,

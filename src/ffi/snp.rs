@@ -435,7 +435,7 @@ pub unsafe extern "C" fn libsev_snp_guest_model_measurement(
 }
 
 /// Model only (a testing aid): the guest's own view of its launched private page at `gpa`
-/// (4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
+/// (4 KiB aligned, else `LIBSEV_STATUS_UNALIGNED`; 4096 bytes into `out`), e.g. the secrets page the firmware filled. The host has no such
 /// access on hardware.
 ///
 /// # Safety
@@ -454,8 +454,14 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
             let vm = g
                 .model_vm()
                 .ok_or_else(|| model_only("reading guest memory"))?;
+            if gpa & 0xFFF != 0 {
+                return Err(Error::new(
+                    Status::LIBSEV_STATUS_UNALIGNED,
+                    format!("GPA {gpa:#x} is not 4 KiB aligned"),
+                ));
+            }
             let page = vm
-                .guest_read_page(gpa & !0xFFF)
+                .guest_read_page(gpa)
                 .ok_or_else(|| Error::arg(format!("no launched private page at GPA {gpa:#x}")))?;
             boundary::array_out(out, &page, "out")
         })

@@ -81,6 +81,20 @@ pub struct Tcb {
     pub microcode: u8,
 }
 
+impl std::fmt::Display for Tcb {
+    /// "bootloader 3, TEE 0, SNP 8, microcode 115" (with "FMC n, " first on Turin).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(fmc) = self.fmc {
+            write!(f, "FMC {fmc}, ")?;
+        }
+        write!(
+            f,
+            "bootloader {}, TEE {}, SNP {}, microcode {}",
+            self.bootloader, self.tee, self.snp, self.microcode
+        )
+    }
+}
+
 impl Tcb {
     /// Decode the 64-bit TCB_VERSION of `generation`. Reserved bytes are ignored here; use
     /// [`Tcb::reserved_clear`] to check them.

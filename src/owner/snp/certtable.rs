@@ -84,6 +84,7 @@ const ENTRY: usize = 24;
 /// twice, no empty blob.
 pub fn parse(table: &[u8]) -> Result<Vec<(CertKind, Vec<u8>)>, TableError> {
     let mut out: Vec<(CertKind, Vec<u8>)> = Vec::new();
+    let mut starts: Vec<(usize, CertKind, usize)> = Vec::new();
     let mut at = 0usize;
     loop {
         let e = table.get(at..at + ENTRY).ok_or_else(|| {
@@ -116,7 +117,16 @@ pub fn parse(table: &[u8]) -> Result<Vec<(CertKind, Vec<u8>)>, TableError> {
             return Err(TableError(format!("{kind:?} appears twice")));
         }
         out.push((kind, blob.to_vec()));
+        starts.push((at / ENTRY, kind, off));
         at += ENTRY;
+    }
+    // Certificates follow the entries and their terminator; none may overlap them.
+    let entries_end = at + ENTRY;
+    if let Some((i, kind, off)) = starts.iter().find(|(_, _, off)| *off < entries_end) {
+        return Err(TableError(format!(
+            "entry {i} ({kind:?}): offset {off} points into the table's own {entries_end} \
+             bytes of entries"
+        )));
     }
     Ok(out)
 }
@@ -176,5 +186,20 @@ mod tests {
         let mut far = build(&[(CertKind::Ask, b"x")]);
         far[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(parse(&far).is_err());
+    }
+
+    #[test]
+    fn a_certificate_may_not_overlap_the_entries() {
+        // One entry and the terminator take 48 bytes; a blob starting inside them is refused
+        // (it would hand out the table's own bytes as a certificate), one right after is fine.
+        let mut t = build(&[(CertKind::Vcek, b"vcek")]);
+        assert_eq!(parse(&t).unwrap()[0].1, b"vcek");
+        for off in [0u32, 24, 47] {
+            t[16..20].copy_from_slice(&off.to_le_bytes());
+            let e = parse(&t).unwrap_err();
+            assert!(e.0.contains("points into"), "{}", e.0);
+        }
+        t[16..20].copy_from_slice(&48u32.to_le_bytes());
+        assert!(parse(&t).is_ok());
     }
 }

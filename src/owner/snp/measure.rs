@@ -60,7 +60,7 @@ pub enum MeasureError {
     #[error("the OVMF image's length {0} is not a multiple of 4096")]
     ImageLength(usize),
     #[error(
-        "a kernel was given but the OVMF metadata has no SNP_KERNEL_HASHES section \
+        "measured direct boot (a kernel) was asked for but the OVMF metadata has no SNP_KERNEL_HASHES section \
          (this build cannot measure a directly booted kernel)"
     )]
     NoKernelHashes,

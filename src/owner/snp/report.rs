@@ -21,6 +21,13 @@ pub struct FwVersion {
     pub build: u8,
 }
 
+impl std::fmt::Display for FwVersion {
+    /// "1.55 build 25".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{} build {}", self.major, self.minor, self.build)
+    }
+}
+
 /// A parsed report. Integers are host values; byte strings are as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {

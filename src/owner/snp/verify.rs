@@ -308,7 +308,7 @@ pub fn verify_report(report: &Report, chain: &VerifiedChain, policy: &ReportPoli
         v.fail(
             Check::ReportedTcb,
             format!(
-                "REPORTED_TCB {:#018x} ({reported:?}) is not the certificate's {:?}",
+                "REPORTED_TCB {:#018x} ({reported}) is not the certificate's ({})",
                 report.reported_tcb, chain.tcb
             ),
         );
@@ -354,7 +354,7 @@ pub fn verify_report(report: &Report, chain: &VerifiedChain, policy: &ReportPoli
         v.fail(
             Check::CommittedTcb,
             format!(
-                "committed TCB/version ({:#018x}, {:?}) differ from current ({:#018x}, {:?}) \
+                "committed TCB/version ({:#018x}, {}) differ from current ({:#018x}, {}) \
                  (provisional firmware not allowed)",
                 report.committed_tcb,
                 report.committed_version,
@@ -377,7 +377,7 @@ pub fn verify_report(report: &Report, chain: &VerifiedChain, policy: &ReportPoli
         v.fail(
             Check::FirmwareVersion,
             format!(
-                "firmware {:?} is below the minimum {min:?}",
+                "firmware {} is below the minimum {min}",
                 report.current_version
             ),
         );
