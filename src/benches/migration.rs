@@ -11,6 +11,9 @@
 //! Run: `cargo bench --bench migration`. Not a test: nothing fails because the machine is slow;
 //! the received memory is checked (first and last page decrypted) so a broken stream is loud.
 
+#[path = "common.rs"]
+mod common;
+use common::{gbs, openssl_speed, pattern};
 use sev::api::{Guest, Platform};
 use sev::model::ModelConfig;
 use std::io::{Read, Write};
@@ -73,34 +76,6 @@ impl Drop for Region {
     }
 }
 
-fn pattern(i: usize) -> [u8; 8] {
-    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()
-}
-
-/// `openssl speed -hmac sha256 -bytes 16384 -seconds 2`, in bytes/s (the "hmac(sha256)" line;
-/// its figure is in thousands of bytes per second).
-fn openssl_hmac() -> Option<f64> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "speed", "-hmac", "sha256", "-bytes", "16384", "-seconds", "2",
-        ])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().rev().find_map(|l| {
-        let l = l.trim();
-        if !l.to_ascii_lowercase().starts_with("hmac(sha256)") {
-            return None;
-        }
-        let v = l.split_whitespace().last()?.strip_suffix('k')?;
-        v.parse::<f64>().ok().map(|k| k * 1000.0)
-    })
-}
-
-/// With `LIBSEV_BENCH_PIN=1`, pin the calling process to `cpu` (send on 0, receive on 1).
-/// Off by default: the two busy processes land on different cores anyway, and on a shared
-/// machine a pinned process cannot escape a core that something else is using.
 fn pin_to_cpu(cpu: usize) {
     if std::env::var("LIBSEV_BENCH_PIN").map_or(true, |v| v != "1") {
         return;
@@ -133,10 +108,6 @@ fn preempted() -> u64 {
     // SAFETY: `u` is a valid rusage to write.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     u.ru_nivcsw as u64
-}
-
-fn gbs(b: f64) -> String {
-    format!("{:.2} GB/s", b / 1e9)
 }
 
 fn model(seed: u8) -> Platform {
@@ -289,7 +260,7 @@ fn main() {
         len > 0 && len < (4usize << 30),
         "LIBSEV_BENCH_MIB must be 1..4095"
     );
-    let hmac = openssl_hmac();
+    let hmac = openssl_speed(&["-hmac", "sha256"], "hmac(sha256)");
 
     let (a, b) = UnixStream::pair().expect("socketpair");
     // The packets travel through a ring of shared pages (SEND_UPDATE_DATA writes each header

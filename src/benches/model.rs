@@ -8,6 +8,9 @@
 //! Run: `cargo bench --bench model`. Not a test: nothing fails because the machine is slow.
 //! All figures are wall-clock; run it on a quiet machine (the launch update uses two cores).
 
+#[path = "common.rs"]
+mod common;
+use common::{gbs, openssl_speed};
 use sev::model::{ModelConfig, open};
 use sev::transport::{PlatformTransport, VmTransport};
 use sev::uapi::*;
@@ -65,33 +68,6 @@ fn op<T>(vm: &dyn VmTransport, id: u32, data: &mut T, sev_fd: i32) -> (Result<()
     (r, c.error)
 }
 
-/// `openssl speed -elapsed -evp ALG -bytes 16384 -seconds 2`, in bytes/s. `-elapsed`
-/// makes openssl divide by wall-clock time, as the model's figures do (its default is CPU
-/// time, which a busy machine does not slow down).
-fn openssl_speed(alg: &str) -> Option<f64> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "speed", "-elapsed", "-evp", alg, "-bytes", "16384", "-seconds", "2",
-        ])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // The result line: "<alg> <N>k" (N thousand bytes per second).
-    text.lines().rev().find_map(|l| {
-        let mut w = l.split_whitespace();
-        let name = w.next()?;
-        if !name.eq_ignore_ascii_case(alg) && !l.to_ascii_lowercase().starts_with(alg) {
-            return None;
-        }
-        let v = w.last()?.strip_suffix('k')?;
-        v.parse::<f64>().ok().map(|k| k * 1000.0)
-    })
-}
-
-fn gbs(b: f64) -> String {
-    format!("{:.2} GB/s", b / 1e9)
-}
-
 fn vm_hwm_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines()
@@ -111,8 +87,8 @@ fn main() {
         "LIBSEV_BENCH_MIB must be 1..4095"
     );
 
-    let sha = openssl_speed("sha256");
-    let xts = openssl_speed("aes-128-xts");
+    let sha = openssl_speed(&["-elapsed", "-evp", "sha256"], "sha256");
+    let xts = openssl_speed(&["-elapsed", "-evp", "aes-128-xts"], "aes-128-xts");
 
     let p = open(ModelConfig {
         seed: Some([7; 32]),

@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench snp`. Not a test: nothing fails because the machine is slow.
 
+#[path = "common.rs"]
+mod common;
+use common::{gbs, openssl_speed, pattern};
 use sev::api::Platform;
 use sev::api::snp::{SnpFinish, SnpGuest};
 use sev::model::ModelConfig;
@@ -13,28 +16,6 @@ use sev::uapi::snp::{page_type, policy};
 use std::time::Instant;
 
 const MIB: usize = 1 << 20;
-
-fn openssl_sha384() -> Option<f64> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "speed", "-elapsed", "-evp", "sha384", "-bytes", "16384", "-seconds", "2",
-        ])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().rev().find_map(|l| {
-        let mut w = l.split_whitespace();
-        if !w.next()?.eq_ignore_ascii_case("sha384") {
-            return None;
-        }
-        let v = w.last()?.strip_suffix('k')?;
-        v.parse::<f64>().ok().map(|k| k * 1000.0)
-    })
-}
-
-fn gbs(b: f64) -> String {
-    format!("{:.2} GB/s", b / 1e9)
-}
 
 fn main() {
     let mib: usize = std::env::var("LIBSEV_BENCH_MIB")
@@ -46,7 +27,7 @@ fn main() {
         len > 0 && len < (4usize << 30),
         "LIBSEV_BENCH_MIB must be 1..4095"
     );
-    let sha = openssl_sha384();
+    let sha = openssl_speed(&["-elapsed", "-evp", "sha384"], "sha384");
     let cfg = ModelConfig {
         seed: Some([9; 32]),
         ..ModelConfig::default()
@@ -58,7 +39,7 @@ fn main() {
         .expect("launch start");
     let mut mem = vec![0u8; len];
     for (i, c) in mem.chunks_mut(8).enumerate() {
-        c.copy_from_slice(&(i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+        c.copy_from_slice(&pattern(i));
     }
     let t = Instant::now();
     g.launch_update(0, &mut mem, page_type::NORMAL)

@@ -468,6 +468,16 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
     }
 }
 
+/// A guest request's outcome as the guest sees it: the failed command's firmware status, or
+/// the response's STATUS, becomes `LIBSEV_STATUS_FW_*` (KVM's EIO with that status).
+fn guest_answer<T>(r: std::result::Result<(u32, T), u32>) -> Result<T> {
+    let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
+    match r {
+        Err(fw) | Ok((fw @ 1.., _)) => Err(Error::from_command(c, libc::EIO, fw)),
+        Ok((_, v)) => Ok(v),
+    }
+}
+
 /// Model only: an attestation report as the guest obtains it — a MSG_REPORT_REQ with
 /// `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
 /// through KVM's guest request to the firmware, the response decrypted — written to `out`
@@ -498,13 +508,7 @@ pub unsafe extern "C" fn libsev_snp_guest_model_report(
             let vm = g
                 .model_vm()
                 .ok_or_else(|| model_only("a guest's attestation report"))?;
-            let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
-            let (status, report) = vm
-                .guest_report(&rd, vmpl, 0, 0)
-                .map_err(|fw| Error::from_command(c, libc::EIO, fw))?;
-            if status != 0 {
-                return Err(Error::from_command(c, libc::EIO, status));
-            }
+            let report = guest_answer(vm.guest_report(&rd, vmpl, 0, 0))?;
             boundary::array_out(out, &report, "out")
         })
     }
@@ -594,21 +598,15 @@ pub unsafe extern "C" fn libsev_snp_guest_model_derived_key(
             let vm = g
                 .model_vm()
                 .ok_or_else(|| model_only("a guest's derived key"))?;
-            let c = Command::LIBSEV_CMD_SNP_GUEST_REQUEST;
-            let (status, key) = vm
-                .guest_key(
-                    key_select,
-                    guest_field_select,
-                    vmpl,
-                    guest_svn,
-                    tcb_version,
-                    0,
-                )
-                .map_err(|fw| Error::from_command(c, libc::EIO, fw))?;
-            let key = zeroize::Zeroizing::new(key);
-            if status != 0 {
-                return Err(Error::from_command(c, libc::EIO, status));
-            }
+            let r = vm.guest_key(
+                key_select,
+                guest_field_select,
+                vmpl,
+                guest_svn,
+                tcb_version,
+                0,
+            );
+            let key = zeroize::Zeroizing::new(guest_answer(r)?);
             boundary::array_out(out, &key[..], "out")
         })
     }

@@ -148,6 +148,28 @@ static uint32_t cpu_sig(uint32_t family, uint32_t model, uint32_t stepping) {
     return fam_hi << 20 | (model >> 4 & 0xf) << 16 | fam_lo << 8 | (model & 0xf) << 4 | (stepping & 0xf);
 }
 
+/* The vCPU model from the options, in sev-snp-measure's order: family/model/stepping, then the
+ * signature, then the type (a name libsev resolves); the QEMU profile needs one of them. */
+static int vcpu_model(const char *vfam, const char *vmodel, const char *vstep, const char *vsig,
+                      const char *vtype, bool qemu, const char *mode, uint32_t *sig,
+                      const char **cpu_model) {
+    uint32_t fam, model, step;
+    if (vfam) {
+        if (!parse_u32(vfam, &fam) || !parse_u32(vmodel, &model) || !parse_u32(vstep, &step))
+            return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping need numbers");
+        *sig = cpu_sig(fam, model, step);
+    } else if (vsig) {
+        if (!parse_u32(vsig, sig))
+            return usage_error("--vcpu-sig needs a number");
+    } else if (vtype) {
+        *cpu_model = vtype;
+    } else if (qemu) {
+        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '%s'",
+                           mode);
+    }
+    return EXIT_OK;
+}
+
 /* The SEV-ES launch digest through libsev_es_launch_digest. */
 static int measure_es(const char *ovmf, const char *kernel, const char *initrd, const char *append,
                       const char *vcpus_s, const char *vtype, const char *vsig, const char *vfam,
@@ -155,26 +177,16 @@ static int measure_es(const char *ovmf, const char *kernel, const char *initrd, 
                       bool verbose, bool b64) {
     libsev_es_launch l;
     memset(&l, 0, sizeof l);
-    uint32_t fam, model, step;
     if (!parse_u32(vcpus_s, &l.vcpus))
         return usage_error("--vcpus needs a number");
     l.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
     l.init = strcmp(vmsa_init, "es-init") == 0 ? LIBSEV_ES_PROFILE_ES_INIT : LIBSEV_ES_PROFILE_INIT2;
-    /* sev-snp-measure's order: family/model/stepping, then the signature, then the type. */
-    if (vfam) {
-        if (!parse_u32(vfam, &fam) || !parse_u32(vmodel, &model) || !parse_u32(vstep, &step))
-            return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping need numbers");
-        l.vcpu_signature = cpu_sig(fam, model, step);
-    } else if (vsig) {
-        if (!parse_u32(vsig, &l.vcpu_signature))
-            return usage_error("--vcpu-sig needs a number");
-    } else if (vtype) {
-        l.cpu_model = vtype;
-    } else if (l.vmm == LIBSEV_VMM_QEMU) {
-        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode 'seves'");
-    }
+    int rc = vcpu_model(vfam, vmodel, vstep, vsig, vtype, l.vmm == LIBSEV_VMM_QEMU, "seves",
+                        &l.vcpu_signature, &l.cpu_model);
+    if (rc != EXIT_OK)
+        return rc;
     blob img = {0}, k = {0}, ird = {0};
-    int rc = EXIT_USAGE;
+    rc = EXIT_USAGE;
     if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
         goto out;
     l.ovmf = img.data;
@@ -214,27 +226,18 @@ static int measure_snp(const char *ovmf, const char *kernel, const char *initrd,
                        bool verbose, bool b64) {
     libsev_snp_measure m;
     memset(&m, 0, sizeof m);
-    uint32_t fam, model, step;
     if (!parse_u32(vcpus_s, &m.vcpus))
         return usage_error("--vcpus needs a number");
     m.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
     m.guest_features = 1;
     if (features && !parse_u64(features, &m.guest_features))
         return usage_error("--guest-features needs a number");
-    if (vfam) {
-        if (!parse_u32(vfam, &fam) || !parse_u32(vmodel, &model) || !parse_u32(vstep, &step))
-            return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping need numbers");
-        m.vcpu_signature = cpu_sig(fam, model, step);
-    } else if (vsig) {
-        if (!parse_u32(vsig, &m.vcpu_signature))
-            return usage_error("--vcpu-sig needs a number");
-    } else if (vtype) {
-        m.cpu_model = vtype;
-    } else if (m.vmm == LIBSEV_VMM_QEMU) {
-        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode 'snp'");
-    }
+    int rc = vcpu_model(vfam, vmodel, vstep, vsig, vtype, m.vmm == LIBSEV_VMM_QEMU, "snp",
+                        &m.vcpu_signature, &m.cpu_model);
+    if (rc != EXIT_OK)
+        return rc;
     blob img = {0}, k = {0}, ird = {0};
-    int rc = EXIT_USAGE;
+    rc = EXIT_USAGE;
     if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
         goto out;
     m.ovmf = img.data;

@@ -70,6 +70,25 @@ impl std::fmt::Debug for Guest {
     }
 }
 
+/// The argument checks of attaching to a caller's VM fd, the same for every generation: a
+/// negative fd is `LIBSEV_STATUS_INVALID_ARGUMENT`, one that is not open
+/// `LIBSEV_STATUS_BAD_FD` (EBADF), both `LIBSEV_CMD_NONE`, before any transport sees it.
+pub(crate) fn check_vm_fd(vm_fd: RawFd) -> Result<()> {
+    if vm_fd < 0 {
+        return Err(Error::arg(format!("the VM fd {vm_fd} is negative")));
+    }
+    if !crate::transport::kvm::fd_is_open(vm_fd) {
+        return Err(Error {
+            status: Status::LIBSEV_STATUS_BAD_FD,
+            fw_error: 0,
+            os_errno: libc::EBADF,
+            command: Command::LIBSEV_CMD_NONE,
+            message: format!("the VM fd {vm_fd} is not an open file descriptor"),
+        });
+    }
+    Ok(())
+}
+
 impl Guest {
     /// Create a new VM through the platform (KVM: `KVM_CREATE_VM` on `/dev/kvm`, closed when
     /// the guest is dropped; model: a model VM).
@@ -87,18 +106,7 @@ impl Guest {
     /// on every platform, before the transport sees it; both are argument checks
     /// (`LIBSEV_CMD_NONE`).
     pub fn attach(platform: &Platform, vm_fd: RawFd) -> Result<Guest> {
-        if vm_fd < 0 {
-            return Err(Error::arg(format!("the VM fd {vm_fd} is negative")));
-        }
-        if !crate::transport::kvm::fd_is_open(vm_fd) {
-            return Err(Error {
-                status: Status::LIBSEV_STATUS_BAD_FD,
-                fw_error: 0,
-                os_errno: libc::EBADF,
-                command: Command::LIBSEV_CMD_NONE,
-                message: format!("the VM fd {vm_fd} is not an open file descriptor"),
-            });
-        }
+        check_vm_fd(vm_fd)?;
         let vm = platform
             .transport()
             .clone()

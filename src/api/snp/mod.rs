@@ -104,18 +104,7 @@ impl SnpGuest {
     /// `LIBSEV_STATUS_INVALID_ARGUMENT`, one that is not open `LIBSEV_STATUS_BAD_FD` (EBADF),
     /// both `LIBSEV_CMD_NONE`, on every platform.
     pub fn attach(platform: &Platform, vm_fd: RawFd) -> Result<SnpGuest> {
-        if vm_fd < 0 {
-            return Err(Error::arg(format!("the VM fd {vm_fd} is negative")));
-        }
-        if !crate::transport::kvm::fd_is_open(vm_fd) {
-            return Err(Error {
-                status: Status::LIBSEV_STATUS_BAD_FD,
-                fw_error: 0,
-                os_errno: libc::EBADF,
-                command: Command::LIBSEV_CMD_NONE,
-                message: format!("the VM fd {vm_fd} is not an open file descriptor"),
-            });
-        }
+        crate::api::guest::check_vm_fd(vm_fd)?;
         let vm = platform
             .transport()
             .clone()
