@@ -3099,8 +3099,8 @@ LIBSEV_MUST_USE libsev_status libsev_probe(struct libsev_probe_result *out);
 /**
  * Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
  * `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
- * A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) with
- * that reason in the message. `*out` is set only on success.
+ * A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) or
+ * `LIBSEV_STATUS_NO_SEV_SUPPORT` (`ENOTTY`) with that reason in the message. `*out` is set only on success.
  *
  * # Safety
  * `platform` NULL or live; `out` NULL or writable; `err` NULL or writable.
@@ -3241,8 +3241,9 @@ libsev_status libsev_snp_launch_start(struct libsev_snp_guest *guest,
  * (and the model); `len` 0 does nothing. As KVM, the model answers `EIO` with firmware
  * status 0 (`LIBSEV_STATUS_OS_ERROR`) for a page it cannot populate: one the guest already
  * launched (an overlapping range), a source page that cannot be read (or, for CPUID, written),
- * or more guest memory than the model may hold (half of this machine's memory); pages before
- * it in the same call stay launched and the message says how many. CPUID pages are launched
+ * and pages before it in the same call stay launched (the message says how many). A range
+ * that would take the guest beyond the private memory the model may hold (half of this
+ * machine's memory, at least 1 GiB) is refused as a whole with the same `EIO`. CPUID pages are launched
  * one ioctl each, so a refused page is reported even inside a longer range.
  *
  * # Safety
@@ -3312,8 +3313,11 @@ libsev_status libsev_snp_guest_model_read_page(struct libsev_snp_guest *guest,
  * `report_data` (64 bytes) and `vmpl`, encrypted with VMPCK0 from the guest's secrets page,
  * through KVM's guest request to the firmware, the response decrypted — written to `out`
  * (`LIBSEV_SNP_REPORT_LEN` bytes). Signed with ECDSA P-384 by the model chip's VCEK for its
- * REPORTED_TCB (or the loaded VLEK). A refusal inside the response (e.g. no
- * VLEK: `LIBSEV_STATUS_FW_INVALID_KEY`) is `LIBSEV_STATUS_FW_*` with that status; so is a
+ * REPORTED_TCB, or by the loaded VLEK (KEY_SEL 0: the VLEK if loaded, else the VCEK); with
+ * `SNP_SET_CONFIG`'s `mask_chip_key` and no VLEK the report comes back unsigned (zero
+ * signature, KEY_INFO signing key 7), as the firmware returns it. A refusal inside the
+ * response (the VCEK disabled at launch finish and no VLEK: `LIBSEV_STATUS_FW_INVALID_KEY`)
+ * is `LIBSEV_STATUS_FW_*` with that status; so is a
  * failed command (a guest whose launch is not finished: `LIBSEV_STATUS_FW_INVALID_GUEST_STATE`;
  * no secrets page: `_FW_INVALID_PARAM`). As firmware 1.55.25, a `vmpl` above 3 is not
  * refused: the report carries it (an owner checks VMPL with `LIBSEV_SNP_EXPECT_VMPL`).
@@ -3347,9 +3351,9 @@ libsev_status libsev_snp_guest_model_report(struct libsev_snp_guest *guest,
  * loaded, or the VCEK disabled at launch finish (KEY_SEL 1, or 0 without a VLEK);
  * `_FW_INVALID_PARAM` for unknown `guest_field_select` bits, a selected `tcb_version` with a
  * component above the committed TCB (or reserved bytes set), or a selected `guest_svn` above
- * the ID block's (0 without an ID block). A failed command is `LIBSEV_STATUS_FW_*` too (a guest not
- * launched: `_FW_INVALID_GUEST` or `_FW_INVALID_GUEST_STATE`; no secrets page:
- * `_FW_INVALID_PARAM`). `out` is written only on success.
+ * the ID block's (0 without an ID block). A failed command is `LIBSEV_STATUS_FW_*` too (no
+ * secrets page, e.g. before LAUNCH_START: `_FW_INVALID_PARAM`; a launch not finished:
+ * `_FW_INVALID_GUEST_STATE`). `out` is written only on success.
  *
  * # Safety
  * `guest` NULL or live; `out` NULL or 32 writable bytes; `err` NULL or writable.
