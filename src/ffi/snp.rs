@@ -313,11 +313,12 @@ pub unsafe extern "C" fn libsev_snp_launch_start(
 /// kernel); `len` not a multiple of 4096 or a page type KVM does not know: `EINVAL` from KVM
 /// (and the model); `len` 0 does nothing. As KVM, the model answers `EIO` with firmware
 /// status 0 (`LIBSEV_STATUS_OS_ERROR`) for a page it cannot populate: one the guest already
-/// launched (an overlapping range), a source page that cannot be read (or, for CPUID, written),
-/// and pages before it in the same call stay launched (the message says how many). A range
-/// that would take the guest beyond the private memory the model may hold (half of this
-/// machine's memory, at least 1 GiB) is refused as a whole with the same `EIO`. CPUID pages are launched
-/// one ioctl each, so a refused page is reported even inside a longer range.
+/// launched (an overlapping range) or a source page that cannot be read; pages before it in
+/// the same call stay launched (the message says how many). A range that would take the
+/// guest beyond the private memory the model may hold (half of this machine's memory, at
+/// least 1 GiB) is refused as a whole with the same `EIO`. CPUID pages are launched one ioctl
+/// each, so a refused page is reported even inside a longer range (it comes back corrected
+/// where the buffer is writable).
 ///
 /// # Safety
 /// `guest` NULL or live; unless ZERO, `data` NULL or `len` readable (for CPUID writable)
