@@ -121,7 +121,7 @@ wait_file() {
 }
 
 echo "== help and usage"
-for c in probe export verify session measure secret report; do
+for c in probe export verify session measure secret report snp-report; do
     expect 0 "help-$c" "$TOOL" "$c" --help
     says "help-$c" "usage: libsev-tool $c"
 done
@@ -133,6 +133,7 @@ echo "== probe"
 expect 0 probe-model "$TOOL" probe --platform "emulated:$PLAT"
 says probe-model "[ PASS ] - certificate chain"
 says probe-model "SEV guests can run on the firmware model"
+says probe-model "[ PASS ] - SEV-SNP (informational): SNP_PLATFORM_STATUS API 1.55"
 # This host: exit 0 only if every required item passed.
 "$TOOL" probe >"$OUT/log/probe-host" 2>&1
 rc=$?

@@ -116,7 +116,26 @@ static int probe_emulated(const char *spec) {
     item(false, "SKIP", "SEV-ES", "the model checks ES initialisation and policy; it has no vCPUs, so "
                                   "VMSA contents are not modelled");
 #endif
+#ifdef LIBSEV_SNP_DIGEST_LEN
+    {
+        /* SNP_PLATFORM_STATUS, then the model chip's VCEK chain from its certificate table. */
+        libsev_snp_platform_status_info ss;
+        uint8_t table[16384];
+        size_t tn = 0;
+        st = libsev_snp_platform_status(p, &ss, &err);
+        if (st == LIBSEV_STATUS_OK)
+            st = libsev_snp_model_cert_table(p, table, sizeof table, &tn, &err);
+        if (st == LIBSEV_STATUS_OK)
+            item(false, "PASS", "SEV-SNP",
+                 "SNP_PLATFORM_STATUS API %u.%u build %u, reported TCB %016llx; the model launches "
+                 "SNP guests and signs their reports with a VCEK of the test-only root",
+                 ss.api_major, ss.api_minor, ss.build_id, (unsigned long long)ss.reported_tcb);
+        else
+            item(false, "FAIL", "SEV-SNP", "%s (libsev status %u)", err.message, st);
+    }
+#else
     item(false, "SKIP", "SEV-SNP", "not modelled by this libsev");
+#endif
     libsev_platform_free(p);
 verdict:
     printf(failures ? "SEV guests cannot run on this platform (%d item%s failed)\n"
@@ -146,7 +165,11 @@ static int probe_host(void) {
              sev ? "supported, C-bit at position %u" : "not supported by this CPU", b & 63);
         item(false, a & 8 ? "PASS" : "FAIL", "SEV-ES (EAX bit 3)", a & 8 ? "supported" : "not supported");
         item(false, a & 16 ? "PASS" : "FAIL", "SEV-SNP (EAX bit 4)",
+#ifdef LIBSEV_SNP_DIGEST_LEN
+             a & 16 ? "supported" : "not supported");
+#else
              a & 16 ? "supported (libsev does not launch SNP guests yet)" : "not supported");
+#endif
         if (sev) {
             /* ECX: the highest ASID; EDX: the lowest ASID usable by plain SEV guests. */
             unsigned n = c >= d && d > 0 ? c - d + 1 : 0;
