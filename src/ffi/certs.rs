@@ -190,7 +190,7 @@ pub(super) fn options(flags: u32) -> Result<VerifyOptions> {
 ///
 /// # Safety
 /// `out` NULL or writable.
-pub(super) unsafe fn verify_into(
+unsafe fn verify_into(
     chain: Chain,
     options: VerifyOptions,
     out: *mut libsev_chain_result,
@@ -248,6 +248,45 @@ pub unsafe extern "C" fn libsev_chain_verify(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe {
+        verify_parts(
+            pdh,
+            pdh_len,
+            plat_certs,
+            plat_certs_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || options(flags),
+            out,
+            err,
+        )
+    }
+}
+
+/// The body of `libsev_chain_verify` and `libsev_chain_verify_root`, which differ only in
+/// their options: the inputs are checked in argument order, then `opts` gives the options
+/// (`flags`, and a root the caller supplied: its own errors come after the chain's argument
+/// errors), then the chain is built and verified into `out`.
+///
+/// # Safety
+/// As for `libsev_chain_verify`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn verify_parts(
+    pdh: *const u8,
+    pdh_len: usize,
+    plat_certs: *const u8,
+    plat_certs_len: usize,
+    cek: *const u8,
+    cek_len: usize,
+    ask_ark: *const u8,
+    ask_ark_len: usize,
+    opts: impl FnOnce() -> Result<VerifyOptions>,
+    out: *mut libsev_chain_result,
+    err: *mut libsev_error,
+) -> libsev_status {
     // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
     unsafe {
         boundary::call(err, || {
@@ -255,7 +294,7 @@ pub unsafe extern "C" fn libsev_chain_verify(
             let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
             let cek = input(cek, cek_len, "cek")?;
             let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-            let opts = options(flags)?;
+            let opts = opts()?;
             let chain = parts_chain(pdh, plat, cek, ask_ark)?;
             verify_into(chain, opts, out)
         })
@@ -263,14 +302,14 @@ pub unsafe extern "C" fn libsev_chain_verify(
 }
 
 /// `Chain::from_parts` with the optional CEK replacement (empty `cek` = keep the chain's).
-pub(super) fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
     let chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
     with_cek(chain, cek)
 }
 
 /// A blob chain (`PDH ‖ PEK ‖ OCA ‖ CEK` with `ask_ark`, or all six with empty `ask_ark`),
 /// with the optional CEK replacement.
-pub(super) fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
     let c = if ask_ark.is_empty() {
         Chain::from_full(chain)
     } else {
@@ -307,13 +346,46 @@ pub unsafe extern "C" fn libsev_chain_verify_blob(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe {
+        verify_blob(
+            chain,
+            chain_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || options(flags),
+            out,
+            err,
+        )
+    }
+}
+
+/// The body of `libsev_chain_verify_blob` and `libsev_chain_verify_blob_root`, as
+/// [`verify_parts`] for the parts forms.
+///
+/// # Safety
+/// As for `libsev_chain_verify_blob`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn verify_blob(
+    chain: *const u8,
+    chain_len: usize,
+    cek: *const u8,
+    cek_len: usize,
+    ask_ark: *const u8,
+    ask_ark_len: usize,
+    opts: impl FnOnce() -> Result<VerifyOptions>,
+    out: *mut libsev_chain_result,
+    err: *mut libsev_error,
+) -> libsev_status {
     // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
     unsafe {
         boundary::call(err, || {
             let chain = nonempty(chain, chain_len, "chain")?;
             let cek = input(cek, cek_len, "cek")?;
             let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
-            let opts = options(flags)?;
+            let opts = opts()?;
             verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
         })
     }
