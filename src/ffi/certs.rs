@@ -109,34 +109,24 @@ fn link_code(l: Link) -> libsev_chain_link {
     }
 }
 
-fn generation_code(g: Generation) -> libsev_amd_generation {
+/// A generation's C value and its name as a static C string (`Generation::name`).
+fn generation_c(g: Generation) -> (libsev_amd_generation, *const c_char) {
     use libsev_amd_generation::*;
     match g {
-        Generation::Naples => LIBSEV_GENERATION_NAPLES,
-        Generation::Rome => LIBSEV_GENERATION_ROME,
-        Generation::Milan => LIBSEV_GENERATION_MILAN,
-        Generation::Genoa => LIBSEV_GENERATION_GENOA,
-        Generation::Turin => LIBSEV_GENERATION_TURIN,
-    }
-}
-
-fn generation_cstr(g: Generation) -> *const c_char {
-    match g {
-        Generation::Naples => c"naples".as_ptr(),
-        Generation::Rome => c"rome".as_ptr(),
-        Generation::Milan => c"milan".as_ptr(),
-        Generation::Genoa => c"genoa".as_ptr(),
-        Generation::Turin => c"turin".as_ptr(),
+        Generation::Naples => (LIBSEV_GENERATION_NAPLES, c"naples".as_ptr()),
+        Generation::Rome => (LIBSEV_GENERATION_ROME, c"rome".as_ptr()),
+        Generation::Milan => (LIBSEV_GENERATION_MILAN, c"milan".as_ptr()),
+        Generation::Genoa => (LIBSEV_GENERATION_GENOA, c"genoa".as_ptr()),
+        Generation::Turin => (LIBSEV_GENERATION_TURIN, c"turin".as_ptr()),
     }
 }
 
 fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
     let (root_kind, generation, name) = match r.root {
-        RootKind::Amd(g) => (
-            libsev_root_kind::LIBSEV_ROOT_AMD,
-            generation_code(g),
-            generation_cstr(g),
-        ),
+        RootKind::Amd(g) => {
+            let (generation, name) = generation_c(g);
+            (libsev_root_kind::LIBSEV_ROOT_AMD, generation, name)
+        }
         RootKind::TestOnly => (
             libsev_root_kind::LIBSEV_ROOT_TEST_ONLY,
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
@@ -450,6 +440,15 @@ mod tests {
             let s = libsev_chain_link_str(link_code(l) as u32);
             // SAFETY: a static NUL-terminated string.
             assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), l.name());
+        }
+    }
+
+    #[test]
+    fn generation_names_match_the_rust_names() {
+        for g in Generation::ALL {
+            let (_, s) = generation_c(g);
+            // SAFETY: a static NUL-terminated string.
+            assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), g.name());
         }
     }
 
