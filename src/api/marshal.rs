@@ -7,6 +7,8 @@ use crate::log::Level;
 use crate::sev_log;
 use crate::status::{Command, Status, fw};
 use crate::transport::Errno;
+use crate::uapi::{kvm_sev_launch_secret, kvm_sev_receive_update_data};
+use std::marker::PhantomData;
 
 /// A caller-supplied length for a 32-bit length field of a kernel struct.
 pub(crate) fn len_u32(command: Command, what: &str, len: usize) -> Result<u32> {
@@ -134,6 +136,66 @@ pub(crate) fn reported_len(command: Command, what: &str, len: u32, max: usize) -
     Ok(n)
 }
 
+/// The buffers of a command that decrypts a packet into guest memory (`LAUNCH_SECRET`,
+/// `RECEIVE_UPDATE_DATA`, whose parameter structs have the same fields): the packet header,
+/// the guest range, and the transport buffer, as user addresses and 32-bit lengths. It borrows
+/// the header and the transport buffer, so they outlive the command.
+pub(crate) struct PacketIn<'a> {
+    hdr_uaddr: u64,
+    hdr_len: u32,
+    guest_uaddr: u64,
+    pub(crate) guest_len: u32,
+    trans_uaddr: u64,
+    trans_len: u32,
+    bufs: PhantomData<&'a [u8]>,
+}
+
+impl<'a> PacketIn<'a> {
+    /// Check and convert `command`'s arguments, in this order: the header's length, the guest
+    /// pointer (NULL refused), the guest range's length, the transport buffer's length
+    /// (`trans_what` names it in the message).
+    pub(crate) fn new(
+        command: Command,
+        hdr: &'a [u8],
+        guest: *mut u8,
+        guest_len: usize,
+        trans: &'a [u8],
+        trans_what: &str,
+    ) -> Result<Self> {
+        Ok(Self {
+            hdr_uaddr: uaddr(hdr),
+            hdr_len: len_u32(command, "the packet header", hdr.len())?,
+            guest_uaddr: non_null(command, "the guest memory pointer", guest)?,
+            guest_len: len_u32(command, "the guest range", guest_len)?,
+            trans_uaddr: uaddr(trans),
+            trans_len: len_u32(command, trans_what, trans.len())?,
+            bufs: PhantomData,
+        })
+    }
+}
+
+/// The kernel's parameter struct of each packet command, filled from a [`PacketIn`].
+macro_rules! packet_in_struct {
+    ($($t:ty),+) => {$(
+        impl From<PacketIn<'_>> for $t {
+            fn from(p: PacketIn<'_>) -> Self {
+                Self {
+                    hdr_uaddr: p.hdr_uaddr,
+                    hdr_len: p.hdr_len,
+                    pad0: 0,
+                    guest_uaddr: p.guest_uaddr,
+                    guest_len: p.guest_len,
+                    pad1: 0,
+                    trans_uaddr: p.trans_uaddr,
+                    trans_len: p.trans_len,
+                    pad2: 0,
+                }
+            }
+        }
+    )+};
+}
+packet_in_struct!(kvm_sev_launch_secret, kvm_sev_receive_update_data);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +220,31 @@ mod tests {
         }
         assert_eq!(uaddr(&[]), 0);
         assert_ne!(uaddr(&[1]), 0);
+    }
+
+    #[test]
+    fn packet_arguments_are_checked_pointer_before_length() {
+        let c = Command::LIBSEV_CMD_RECEIVE_UPDATE_DATA;
+        let hdr = [0u8; 52];
+        let big = usize::MAX;
+        let e = PacketIn::new(c, &hdr, std::ptr::null_mut(), big, &[], "trans")
+            .err()
+            .unwrap();
+        assert_eq!(e.status, Status::LIBSEV_STATUS_NULL_ARGUMENT);
+        assert_eq!(e.command, c);
+        assert!(e.message.ends_with("the guest memory pointer is NULL"));
+        // Never dereferenced: only its address is taken.
+        let guest = std::ptr::dangling_mut::<u8>();
+        if usize::BITS > 32 {
+            let e = PacketIn::new(c, &hdr, guest, big, &[], "trans")
+                .err()
+                .unwrap();
+            assert_eq!(e.status, Status::LIBSEV_STATUS_INVALID_LENGTH);
+            assert!(e.message.contains("the guest range"), "{}", e.message);
+        }
+        let p = PacketIn::new(c, &hdr, guest, 4096, &[], "trans").unwrap();
+        assert_eq!((p.hdr_len, p.guest_len, p.trans_uaddr), (52, 4096, 0));
+        let d = kvm_sev_receive_update_data::from(p);
+        assert_eq!((d.hdr_uaddr, d.guest_uaddr), (uaddr(&hdr), guest as u64));
     }
 }

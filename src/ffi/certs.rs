@@ -109,34 +109,24 @@ fn link_code(l: Link) -> libsev_chain_link {
     }
 }
 
-fn generation_code(g: Generation) -> libsev_amd_generation {
+/// A generation's C value and its name as a static C string (`Generation::name`).
+fn generation_c(g: Generation) -> (libsev_amd_generation, *const c_char) {
     use libsev_amd_generation::*;
     match g {
-        Generation::Naples => LIBSEV_GENERATION_NAPLES,
-        Generation::Rome => LIBSEV_GENERATION_ROME,
-        Generation::Milan => LIBSEV_GENERATION_MILAN,
-        Generation::Genoa => LIBSEV_GENERATION_GENOA,
-        Generation::Turin => LIBSEV_GENERATION_TURIN,
-    }
-}
-
-fn generation_cstr(g: Generation) -> *const c_char {
-    match g {
-        Generation::Naples => c"naples".as_ptr(),
-        Generation::Rome => c"rome".as_ptr(),
-        Generation::Milan => c"milan".as_ptr(),
-        Generation::Genoa => c"genoa".as_ptr(),
-        Generation::Turin => c"turin".as_ptr(),
+        Generation::Naples => (LIBSEV_GENERATION_NAPLES, c"naples".as_ptr()),
+        Generation::Rome => (LIBSEV_GENERATION_ROME, c"rome".as_ptr()),
+        Generation::Milan => (LIBSEV_GENERATION_MILAN, c"milan".as_ptr()),
+        Generation::Genoa => (LIBSEV_GENERATION_GENOA, c"genoa".as_ptr()),
+        Generation::Turin => (LIBSEV_GENERATION_TURIN, c"turin".as_ptr()),
     }
 }
 
 fn to_result(r: &ChainReport, status: Status) -> libsev_chain_result {
     let (root_kind, generation, name) = match r.root {
-        RootKind::Amd(g) => (
-            libsev_root_kind::LIBSEV_ROOT_AMD,
-            generation_code(g),
-            generation_cstr(g),
-        ),
+        RootKind::Amd(g) => {
+            let (generation, name) = generation_c(g);
+            (libsev_root_kind::LIBSEV_ROOT_AMD, generation, name)
+        }
         RootKind::TestOnly => (
             libsev_root_kind::LIBSEV_ROOT_TEST_ONLY,
             libsev_amd_generation::LIBSEV_GENERATION_NONE,
@@ -190,7 +180,7 @@ pub(super) fn options(flags: u32) -> Result<VerifyOptions> {
 ///
 /// # Safety
 /// `out` NULL or writable.
-pub(super) unsafe fn verify_into(
+unsafe fn verify_into(
     chain: Chain,
     options: VerifyOptions,
     out: *mut libsev_chain_result,
@@ -248,6 +238,45 @@ pub unsafe extern "C" fn libsev_chain_verify(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe {
+        verify_parts(
+            pdh,
+            pdh_len,
+            plat_certs,
+            plat_certs_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || options(flags),
+            out,
+            err,
+        )
+    }
+}
+
+/// The body of `libsev_chain_verify` and `libsev_chain_verify_root`, which differ only in
+/// their options: the inputs are checked in argument order, then `opts` gives the options
+/// (`flags`, and a root the caller supplied: its own errors come after the chain's argument
+/// errors), then the chain is built and verified into `out`.
+///
+/// # Safety
+/// As for `libsev_chain_verify`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn verify_parts(
+    pdh: *const u8,
+    pdh_len: usize,
+    plat_certs: *const u8,
+    plat_certs_len: usize,
+    cek: *const u8,
+    cek_len: usize,
+    ask_ark: *const u8,
+    ask_ark_len: usize,
+    opts: impl FnOnce() -> Result<VerifyOptions>,
+    out: *mut libsev_chain_result,
+    err: *mut libsev_error,
+) -> libsev_status {
     // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
     unsafe {
         boundary::call(err, || {
@@ -255,7 +284,7 @@ pub unsafe extern "C" fn libsev_chain_verify(
             let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
             let cek = input(cek, cek_len, "cek")?;
             let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-            let opts = options(flags)?;
+            let opts = opts()?;
             let chain = parts_chain(pdh, plat, cek, ask_ark)?;
             verify_into(chain, opts, out)
         })
@@ -263,14 +292,14 @@ pub unsafe extern "C" fn libsev_chain_verify(
 }
 
 /// `Chain::from_parts` with the optional CEK replacement (empty `cek` = keep the chain's).
-pub(super) fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+fn parts_chain(pdh: &[u8], plat: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
     let chain = Chain::from_parts(pdh, plat, ask_ark).map_err(owner_err)?;
     with_cek(chain, cek)
 }
 
 /// A blob chain (`PDH ‖ PEK ‖ OCA ‖ CEK` with `ask_ark`, or all six with empty `ask_ark`),
 /// with the optional CEK replacement.
-pub(super) fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
+fn blob_chain(chain: &[u8], cek: &[u8], ask_ark: &[u8]) -> Result<Chain> {
     let c = if ask_ark.is_empty() {
         Chain::from_full(chain)
     } else {
@@ -307,13 +336,46 @@ pub unsafe extern "C" fn libsev_chain_verify_blob(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
+    // SAFETY: the pointers as documented.
+    unsafe {
+        verify_blob(
+            chain,
+            chain_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || options(flags),
+            out,
+            err,
+        )
+    }
+}
+
+/// The body of `libsev_chain_verify_blob` and `libsev_chain_verify_blob_root`, as
+/// [`verify_parts`] for the parts forms.
+///
+/// # Safety
+/// As for `libsev_chain_verify_blob`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn verify_blob(
+    chain: *const u8,
+    chain_len: usize,
+    cek: *const u8,
+    cek_len: usize,
+    ask_ark: *const u8,
+    ask_ark_len: usize,
+    opts: impl FnOnce() -> Result<VerifyOptions>,
+    out: *mut libsev_chain_result,
+    err: *mut libsev_error,
+) -> libsev_status {
     // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
     unsafe {
         boundary::call(err, || {
             let chain = nonempty(chain, chain_len, "chain")?;
             let cek = input(cek, cek_len, "cek")?;
             let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
-            let opts = options(flags)?;
+            let opts = opts()?;
             verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
         })
     }
@@ -378,6 +440,15 @@ mod tests {
             let s = libsev_chain_link_str(link_code(l) as u32);
             // SAFETY: a static NUL-terminated string.
             assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), l.name());
+        }
+    }
+
+    #[test]
+    fn generation_names_match_the_rust_names() {
+        for g in Generation::ALL {
+            let (_, s) = generation_c(g);
+            // SAFETY: a static NUL-terminated string.
+            assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), g.name());
         }
     }
 

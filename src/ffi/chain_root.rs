@@ -4,17 +4,20 @@
 //! (which still fails with `LIBSEV_STATUS_UNKNOWN_ROOT`) and from AMD's roots (reported as
 //! `LIBSEV_ROOT_AMD` even when the caller passes an AMD ARK).
 
-use super::boundary::{self, input};
-use super::certs::{
-    blob_chain, libsev_chain_result, nonempty, options, owner_err, parts_chain, verify_into,
-};
+use super::certs::{libsev_chain_result, nonempty, options, owner_err, verify_blob, verify_parts};
 use super::libsev_error;
 use crate::certs::chain::VerifyOptions;
 use crate::error::Result;
 use crate::status::libsev_status;
 
-/// The options for `flags` and the supplied root `ARK` (AMD's certificate format).
-fn root_options(flags: u32, root: &[u8]) -> Result<VerifyOptions> {
+/// The options for `flags` and the supplied root ARK (AMD's certificate format): `root`
+/// must be non-NULL and non-empty, then `flags` valid, then the root an ARK.
+///
+/// # Safety
+/// `root` NULL or pointing to `root_len` readable bytes.
+unsafe fn root_options(flags: u32, root: *const u8, root_len: usize) -> Result<VerifyOptions> {
+    // SAFETY: forwarded contract.
+    let root = unsafe { nonempty(root, root_len, "root") }?;
     options(flags)?.with_root(root).map_err(owner_err)
 }
 
@@ -55,17 +58,21 @@ pub unsafe extern "C" fn libsev_chain_verify_root(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    // SAFETY: the pointers as documented.
     unsafe {
-        boundary::call(err, || {
-            let pdh = nonempty(pdh, pdh_len, "pdh")?;
-            let plat = nonempty(plat_certs, plat_certs_len, "plat_certs")?;
-            let cek = input(cek, cek_len, "cek")?;
-            let ask_ark = nonempty(ask_ark, ask_ark_len, "ask_ark")?;
-            let root = nonempty(root, root_len, "root")?;
-            let opts = root_options(flags, root)?;
-            verify_into(parts_chain(pdh, plat, cek, ask_ark)?, opts, out)
-        })
+        verify_parts(
+            pdh,
+            pdh_len,
+            plat_certs,
+            plat_certs_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || root_options(flags, root, root_len),
+            out,
+            err,
+        )
     }
 }
 
@@ -88,16 +95,19 @@ pub unsafe extern "C" fn libsev_chain_verify_blob_root(
     out: *mut libsev_chain_result,
     err: *mut libsev_error,
 ) -> libsev_status {
-    // SAFETY: the pointers as documented; the boundary checks NULLs and lengths first.
+    // SAFETY: the pointers as documented.
     unsafe {
-        boundary::call(err, || {
-            let chain = nonempty(chain, chain_len, "chain")?;
-            let cek = input(cek, cek_len, "cek")?;
-            let ask_ark = input(ask_ark, ask_ark_len, "ask_ark")?;
-            let root = nonempty(root, root_len, "root")?;
-            let opts = root_options(flags, root)?;
-            verify_into(blob_chain(chain, cek, ask_ark)?, opts, out)
-        })
+        verify_blob(
+            chain,
+            chain_len,
+            cek,
+            cek_len,
+            ask_ark,
+            ask_ark_len,
+            || root_options(flags, root, root_len),
+            out,
+            err,
+        )
     }
 }
 
@@ -202,6 +212,64 @@ mod tests {
             )
         };
         assert_eq!(st, libsev_status::LIBSEV_STATUS_INVALID_LENGTH);
+    }
+
+    /// The arguments are refused in order: the chain's inputs, then the root's presence, then
+    /// the flags, then the root's format (the exports share their bodies with the forms
+    /// without a root, which check the flags where these check the root).
+    #[test]
+    fn argument_errors_come_in_argument_order() {
+        let (blob, _, aa, _) = model_chain();
+        let ask = data("builtin/rome/ask.cert");
+        // Each case also has unknown flags (2); `None` is a NULL root.
+        let cases = [
+            (
+                &blob[..0],
+                None,
+                libsev_status::LIBSEV_STATUS_INVALID_LENGTH,
+                "chain is empty",
+            ),
+            (
+                &blob[..],
+                None,
+                libsev_status::LIBSEV_STATUS_NULL_ARGUMENT,
+                "root is NULL",
+            ),
+            (
+                &blob[..],
+                Some(&ask[..]),
+                libsev_status::LIBSEV_STATUS_INVALID_ARGUMENT,
+                "unknown flags 0x2",
+            ),
+        ];
+        for (chain, root, want, msg) in cases {
+            let mut out = fresh();
+            let mut err: libsev_error =
+                // SAFETY: plain data; all-zero is valid.
+                unsafe { std::mem::zeroed() };
+            let (root, root_len) = root.map_or((null(), 0), |r| (r.as_ptr(), r.len()));
+            // SAFETY: `chain` and `aa` are valid buffers, `root` NULL or valid for `root_len`.
+            let st = unsafe {
+                libsev_chain_verify_blob_root(
+                    chain.as_ptr(),
+                    chain.len(),
+                    null(),
+                    0,
+                    aa.as_ptr(),
+                    aa.len(),
+                    root,
+                    root_len,
+                    2,
+                    &mut out,
+                    &mut err,
+                )
+            };
+            assert_eq!(st, want, "{msg}");
+            assert_eq!(out.status, 77, "{msg}");
+            // SAFETY: the message is NUL-terminated.
+            let got = unsafe { CStr::from_ptr(err.message.as_ptr()) };
+            assert!(got.to_str().unwrap().contains(msg), "{got:?}");
+        }
     }
 
     #[test]

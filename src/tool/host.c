@@ -215,16 +215,10 @@ static int probe_host(void) {
 
 int cmd_probe(int argc, char **argv) {
     const char *platform = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(probe_help, stdout), EXIT_OK;
-        if (opt_val(argc, argv, &i, "--platform", &platform)) {
-            if (!platform)
-                return usage_error("--platform needs a value");
-            continue;
-        }
-        return usage_error("unknown argument '%s'", argv[i]);
-    }
+    const opt_spec opts[] = {OPT_VAL("--platform", &platform), OPTS_END};
+    int prc = parse_opts(argc, argv, opts, probe_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     if (!platform) {
         const char *env = getenv("LIBSEV_PLATFORM");
         if (env && *env)
@@ -261,34 +255,14 @@ int cmd_export(int argc, char **argv) {
     const char *platform = NULL, *cek_path = NULL, *askark_path = NULL, *pdh_path = NULL;
     const char *id_path = NULL, *chain_path = NULL;
     bool full = false;
-    for (int i = 1; i < argc; i++) {
-        const char **v = NULL;
-        const char *name = argv[i];
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(export_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--full")) {
-            full = true;
-            continue;
-        }
-        if (opt_val(argc, argv, &i, "--platform", &platform))
-            v = &platform;
-        else if (opt_val(argc, argv, &i, "--cek", &cek_path))
-            v = &cek_path;
-        else if (opt_val(argc, argv, &i, "--ask-ark", &askark_path))
-            v = &askark_path;
-        else if (opt_val(argc, argv, &i, "--pdh", &pdh_path))
-            v = &pdh_path;
-        else if (opt_val(argc, argv, &i, "--id", &id_path))
-            v = &id_path;
-        else if (name[0] == '-' && name[1])
-            return usage_error("unknown option '%s'", name);
-        else if (chain_path)
-            return usage_error("one CHAIN_FILE only");
-        else
-            chain_path = name;
-        if (v && !*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("--full", &full),          OPT_VAL("--platform", &platform),
+        OPT_VAL("--cek", &cek_path),        OPT_VAL("--ask-ark", &askark_path),
+        OPT_VAL("--pdh", &pdh_path),        OPT_VAL("--id", &id_path),
+        OPTS_END};
+    int prc = parse_opts(argc, argv, opts, export_help, &chain_path, "CHAIN_FILE");
+    if (prc != OPTS_PARSED)
+        return prc;
     if (!chain_path)
         return usage_error("missing CHAIN_FILE");
     if (!full && (cek_path || askark_path))

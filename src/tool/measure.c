@@ -280,30 +280,20 @@ int cmd_measure(int argc, char **argv) {
     const char *vstep = NULL, *vmm = "QEMU", *features = NULL, *outfmt = "hex";
     const char *vmsa_init = "init2";
     bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i];
-        const char **v = NULL;
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(measure_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "-v") || opt_flag(argv, i, "--verbose")) {
-            verbose = true;
-            continue;
-        }
-        static const char *names[] = {"--mode",       "--ovmf",         "--kernel",       "--initrd",
-                                      "--append",     "--vcpus",        "--vcpu-type",    "--vcpu-sig",
-                                      "--vcpu-family", "--vcpu-model",  "--vcpu-stepping", "--vmm-type",
-                                      "--guest-features", "--output-format", "--vmsa-init"};
-        const char **slots[] = {&mode,   &ovmf,  &kernel, &initrd, &append, &vcpus_s,  &vtype,
-                                &vsig,   &vfam,  &vmodel, &vstep,  &vmm,    &features, &outfmt,
-                                &vmsa_init};
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !v; k++)
-            if (opt_val(argc, argv, &i, names[k], slots[k]))
-                v = slots[k];
-        if (!v)
-            return usage_error("unknown argument '%s'", name);
-        if (!*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("-v", &verbose),               OPT_FLAG("--verbose", &verbose),
+        OPT_VAL("--mode", &mode),               OPT_VAL("--ovmf", &ovmf),
+        OPT_VAL("--kernel", &kernel),           OPT_VAL("--initrd", &initrd),
+        OPT_VAL("--append", &append),           OPT_VAL("--vcpus", &vcpus_s),
+        OPT_VAL("--vcpu-type", &vtype),         OPT_VAL("--vcpu-sig", &vsig),
+        OPT_VAL("--vcpu-family", &vfam),        OPT_VAL("--vcpu-model", &vmodel),
+        OPT_VAL("--vcpu-stepping", &vstep),     OPT_VAL("--vmm-type", &vmm),
+        OPT_VAL("--guest-features", &features), OPT_VAL("--output-format", &outfmt),
+        OPT_VAL("--vmsa-init", &vmsa_init),     OPTS_END,
+    };
+    int prc = parse_opts(argc, argv, opts, measure_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     /* The same checks as sev-snp-measure, in its order. */
     if (!mode)
         return usage_error("--mode is required (sev, seves or snp)");

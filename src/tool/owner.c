@@ -106,28 +106,11 @@ static const char verify_help[] =
 int cmd_verify(int argc, char **argv) {
     const char *askark = NULL, *cek = NULL, *chain = NULL;
     bool allow = false;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i];
-        const char **v = NULL;
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(verify_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--allow-test-root")) {
-            allow = true;
-            continue;
-        }
-        if (opt_val(argc, argv, &i, "--ask-ark", &askark))
-            v = &askark;
-        else if (opt_val(argc, argv, &i, "--cek", &cek))
-            v = &cek;
-        else if (name[0] == '-' && name[1])
-            return usage_error("unknown option '%s'", name);
-        else if (chain)
-            return usage_error("one CHAIN_FILE only");
-        else
-            chain = name;
-        if (v && !*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {OPT_FLAG("--allow-test-root", &allow), OPT_VAL("--ask-ark", &askark),
+                             OPT_VAL("--cek", &cek), OPTS_END};
+    int prc = parse_opts(argc, argv, opts, verify_help, &chain, "CHAIN_FILE");
+    if (prc != OPTS_PARSED)
+        return prc;
     if (!chain)
         return usage_error("missing CHAIN_FILE");
     int rc = verify_chain(chain, askark, cek, allow, true, NULL, NULL);
@@ -170,36 +153,15 @@ int cmd_session(int argc, char **argv) {
     const char *pdh_path = NULL, *chain = NULL, *askark = NULL, *policy_s = NULL, *godh_path = NULL;
     const char *session_path = NULL, *state_path = NULL, *format = "base64";
     bool allow = false, b64 = true;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i];
-        const char **v = NULL;
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(session_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--allow-test-root")) {
-            allow = true;
-            continue;
-        }
-        if (opt_val(argc, argv, &i, "--pdh", &pdh_path))
-            v = &pdh_path;
-        else if (opt_val(argc, argv, &i, "--chain", &chain))
-            v = &chain;
-        else if (opt_val(argc, argv, &i, "--ask-ark", &askark))
-            v = &askark;
-        else if (opt_val(argc, argv, &i, "--policy", &policy_s))
-            v = &policy_s;
-        else if (opt_val(argc, argv, &i, "--godh", &godh_path))
-            v = &godh_path;
-        else if (opt_val(argc, argv, &i, "--session", &session_path))
-            v = &session_path;
-        else if (opt_val(argc, argv, &i, "--state", &state_path))
-            v = &state_path;
-        else if (opt_val(argc, argv, &i, "--format", &format))
-            v = &format;
-        else
-            return usage_error("unknown argument '%s'", name);
-        if (!*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("--allow-test-root", &allow), OPT_VAL("--pdh", &pdh_path),
+        OPT_VAL("--chain", &chain),            OPT_VAL("--ask-ark", &askark),
+        OPT_VAL("--policy", &policy_s),        OPT_VAL("--godh", &godh_path),
+        OPT_VAL("--session", &session_path),   OPT_VAL("--state", &state_path),
+        OPT_VAL("--format", &format),          OPTS_END};
+    int prc = parse_opts(argc, argv, opts, session_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     uint32_t policy;
     if ((pdh_path == NULL) == (chain == NULL))
         return usage_error("give exactly one of --pdh and --chain");
@@ -290,40 +252,16 @@ int cmd_secret(int argc, char **argv) {
     const char *ld_hex = NULL, *ovmf_path = NULL, *secret_path = NULL, *hdr_path = NULL;
     const char *payload_path = NULL, *format = "base64";
     bool pad = false, b64 = true;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i];
-        const char **v = NULL;
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(secret_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--pad")) {
-            pad = true;
-            continue;
-        }
-        if (opt_val(argc, argv, &i, "--state", &state_path))
-            v = &state_path;
-        else if (opt_val(argc, argv, &i, "--measurement", &meas_path))
-            v = &meas_path;
-        else if (opt_val(argc, argv, &i, "--api", &api_s))
-            v = &api_s;
-        else if (opt_val(argc, argv, &i, "--build", &build_s))
-            v = &build_s;
-        else if (opt_val(argc, argv, &i, "--launch-digest", &ld_hex))
-            v = &ld_hex;
-        else if (opt_val(argc, argv, &i, "--ovmf", &ovmf_path))
-            v = &ovmf_path;
-        else if (opt_val(argc, argv, &i, "--secret", &secret_path))
-            v = &secret_path;
-        else if (opt_val(argc, argv, &i, "--header", &hdr_path))
-            v = &hdr_path;
-        else if (opt_val(argc, argv, &i, "--payload", &payload_path))
-            v = &payload_path;
-        else if (opt_val(argc, argv, &i, "--format", &format))
-            v = &format;
-        else
-            return usage_error("unknown argument '%s'", name);
-        if (!*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("--pad", &pad),              OPT_VAL("--state", &state_path),
+        OPT_VAL("--measurement", &meas_path), OPT_VAL("--api", &api_s),
+        OPT_VAL("--build", &build_s),         OPT_VAL("--launch-digest", &ld_hex),
+        OPT_VAL("--ovmf", &ovmf_path),        OPT_VAL("--secret", &secret_path),
+        OPT_VAL("--header", &hdr_path),       OPT_VAL("--payload", &payload_path),
+        OPT_VAL("--format", &format),         OPTS_END};
+    int prc = parse_opts(argc, argv, opts, secret_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     unsigned maj, min;
     uint32_t build;
     char extra;
@@ -442,34 +380,15 @@ int cmd_report(int argc, char **argv) {
     const char *report_path = NULL, *pek_path = NULL, *chain = NULL, *askark = NULL;
     const char *nonce_hex = NULL, *ld_hex = NULL, *policy_s = NULL;
     bool allow = false;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i];
-        const char **v = NULL;
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(report_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--allow-test-root")) {
-            allow = true;
-            continue;
-        }
-        if (opt_val(argc, argv, &i, "--report", &report_path))
-            v = &report_path;
-        else if (opt_val(argc, argv, &i, "--pek", &pek_path))
-            v = &pek_path;
-        else if (opt_val(argc, argv, &i, "--chain", &chain))
-            v = &chain;
-        else if (opt_val(argc, argv, &i, "--ask-ark", &askark))
-            v = &askark;
-        else if (opt_val(argc, argv, &i, "--nonce", &nonce_hex))
-            v = &nonce_hex;
-        else if (opt_val(argc, argv, &i, "--launch-digest", &ld_hex))
-            v = &ld_hex;
-        else if (opt_val(argc, argv, &i, "--policy", &policy_s))
-            v = &policy_s;
-        else
-            return usage_error("unknown argument '%s'", name);
-        if (!*v)
-            return usage_error("%s needs a value", name);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("--allow-test-root", &allow), OPT_VAL("--report", &report_path),
+        OPT_VAL("--pek", &pek_path),           OPT_VAL("--chain", &chain),
+        OPT_VAL("--ask-ark", &askark),         OPT_VAL("--nonce", &nonce_hex),
+        OPT_VAL("--launch-digest", &ld_hex),   OPT_VAL("--policy", &policy_s),
+        OPTS_END};
+    int prc = parse_opts(argc, argv, opts, report_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     uint8_t nonce[16], ld[32];
     uint32_t policy = 0;
     if (!report_path)

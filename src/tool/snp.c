@@ -70,27 +70,18 @@ int cmd_snp_report(int argc, char **argv) {
     const char *gen_s = NULL, *meas = NULL, *nonce = NULL, *hd = NULL, *vmpl_s = NULL;
     const char *allowed_s = NULL;
     bool allow_test = false;
-    for (int i = 1; i < argc; i++) {
-        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
-            return fputs(snp_report_help, stdout), EXIT_OK;
-        if (opt_flag(argv, i, "--allow-test-root")) {
-            allow_test = true;
-            continue;
-        }
-        static const char *names[] = {"--report", "--certs", "--ark", "--ask", "--vcek",
-                                      "--generation", "--measurement", "--nonce",
-                                      "--host-data", "--vmpl", "--policy-allowed"};
-        const char **slots[] = {&report_path, &certs, &ark_p, &ask_p, &vcek_p, &gen_s,
-                                &meas,        &nonce, &hd,    &vmpl_s, &allowed_s};
-        const char **v = NULL;
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !v; k++)
-            if (opt_val(argc, argv, &i, names[k], slots[k]))
-                v = slots[k];
-        if (!v)
-            return usage_error("unknown argument '%s'", argv[i]);
-        if (!*v)
-            return usage_error("%s needs a value", argv[i]);
-    }
+    const opt_spec opts[] = {
+        OPT_FLAG("--allow-test-root", &allow_test), OPT_VAL("--report", &report_path),
+        OPT_VAL("--certs", &certs),                 OPT_VAL("--ark", &ark_p),
+        OPT_VAL("--ask", &ask_p),                   OPT_VAL("--vcek", &vcek_p),
+        OPT_VAL("--generation", &gen_s),            OPT_VAL("--measurement", &meas),
+        OPT_VAL("--nonce", &nonce),                 OPT_VAL("--host-data", &hd),
+        OPT_VAL("--vmpl", &vmpl_s),                 OPT_VAL("--policy-allowed", &allowed_s),
+        OPTS_END,
+    };
+    int prc = parse_opts(argc, argv, opts, snp_report_help, NULL, NULL);
+    if (prc != OPTS_PARSED)
+        return prc;
     if (!report_path)
         return usage_error("--report is required");
     if (!certs == !(ark_p || ask_p || vcek_p) || (!certs && !(ark_p && ask_p && vcek_p)))

@@ -421,7 +421,9 @@ void print_encoded(const uint8_t *d, size_t len, bool base64) {
 /* ------------------------------------------------------------------------------------------ */
 /* options */
 
-bool opt_val(int argc, char **argv, int *i, const char *name, const char **val) {
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: sets *val (NULL when the value is missing)
+ * and advances *i past a separate value. */
+static bool opt_val(int argc, char **argv, int *i, const char *name, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
     if (strncmp(a, name, n) != 0)
@@ -440,7 +442,40 @@ bool opt_val(int argc, char **argv, int *i, const char *name, const char **val) 
     return true;
 }
 
-bool opt_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+/* "--name" exactly at argv[i]. */
+static bool opt_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+
+int parse_opts(int argc, char **argv, const opt_spec *opts, const char *help,
+               const char **operand, const char *operand_name) {
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i];
+        const char **v = NULL;
+        bool flag = false;
+        if (opt_flag(argv, i, "--help") || opt_flag(argv, i, "-h"))
+            return fputs(help, stdout), EXIT_OK;
+        for (const opt_spec *o = opts; o->name && !v && !flag; o++) {
+            if (o->flag && opt_flag(argv, i, o->name))
+                flag = *o->flag = true;
+            else if (o->val && opt_val(argc, argv, &i, o->name, o->val))
+                v = o->val;
+        }
+        if (flag)
+            continue;
+        if (v) {
+            if (!*v)
+                return usage_error("%s needs a value", name);
+        } else if (!operand) {
+            return usage_error("unknown argument '%s'", name);
+        } else if (name[0] == '-' && name[1]) {
+            return usage_error("unknown option '%s'", name);
+        } else if (*operand) {
+            return usage_error("one %s only", operand_name);
+        } else {
+            *operand = name;
+        }
+    }
+    return OPTS_PARSED;
+}
 
 bool parse_u64(const char *s, uint64_t *out) {
     if (!s || !*s || *s == '-')

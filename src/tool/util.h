@@ -62,11 +62,29 @@ size_t b64_decode(const char *in, size_t len, uint8_t *out);
 /* Print `len` bytes as hex or base64 followed by a newline. */
 void print_encoded(const uint8_t *d, size_t len, bool base64);
 
-/* Option parsing: a tiny long-option matcher. `argv[*i]` is the current word. */
-/* "--name VALUE" or "--name=VALUE": sets *val and advances *i. */
-bool opt_val(int argc, char **argv, int *i, const char *name, const char **val);
-/* "--name": a flag. */
-bool opt_flag(char **argv, int i, const char *name);
+/* Option parsing: a tiny long-option matcher. */
+/* One entry of a subcommand's option table: an option with a value ("--name VALUE" or
+ * "--name=VALUE", stored in *val; a default already there stays unless given) or a flag
+ * ("--name" exactly, sets *flag). A table ends with OPTS_END. */
+typedef struct {
+    const char *name;
+    const char **val;
+    bool *flag;
+} opt_spec;
+#define OPT_VAL(n, p) {.name = (n), .val = (p)}
+#define OPT_FLAG(n, p) {.name = (n), .flag = (p)}
+#define OPTS_END {.name = NULL}
+
+/* parse_opts's result when the subcommand goes on (every other result is its exit status). */
+enum { OPTS_PARSED = -1 };
+/* Parse a subcommand's words (argv[1..argc-1]) in order against `opts`. "--help" or "-h"
+ * prints `help` to stdout and gives EXIT_OK. An option whose value is missing is a usage
+ * error ("NAME needs a value"). Any other word is the subcommand's one operand when it takes
+ * one (`operand` not NULL: stored there; a word starting with '-' is an "unknown option",
+ * a second operand "one OPERAND_NAME only"), else an "unknown argument". Usage errors are
+ * reported and give EXIT_USAGE. */
+int parse_opts(int argc, char **argv, const opt_spec *opts, const char *help,
+               const char **operand, const char *operand_name);
 bool parse_u32(const char *s, uint32_t *out);
 bool parse_u64(const char *s, uint64_t *out);
 

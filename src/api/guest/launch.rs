@@ -3,7 +3,7 @@
 //! the launch digest).
 
 use super::{Fetched, Guest, fixed};
-use crate::api::marshal::{finish_query, len_u32, non_null, reported_len, uaddr};
+use crate::api::marshal::{PacketIn, finish_query, len_u32, non_null, reported_len, uaddr};
 use crate::api::platform::{MAX_QUERY_LEN, ptr};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status};
@@ -133,20 +133,9 @@ impl Guest {
         trans: &[u8],
     ) -> Result<()> {
         let c = Command::LIBSEV_CMD_LAUNCH_SECRET;
-        let mut d = kvm_sev_launch_secret {
-            hdr_uaddr: uaddr(hdr),
-            hdr_len: len_u32(c, "the packet header", hdr.len())?,
-            pad0: 0,
-            guest_uaddr: non_null(c, "the guest memory pointer", guest)?,
-            guest_len: len_u32(c, "the guest range", guest_len)?,
-            pad1: 0,
-            trans_uaddr: uaddr(trans),
-            trans_len: len_u32(c, "the encrypted secret", trans.len())?,
-            pad2: 0,
-        };
-        // SAFETY: hdr/trans are readable slices; the guest range is the caller's (contract).
-        let (r, fw) = unsafe { self.op(kvm_cmd::LAUNCH_SECRET, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({guest_len} bytes)"))
+        let p = PacketIn::new(c, hdr, guest, guest_len, trans, "the encrypted secret")?;
+        // SAFETY: the guest range is the caller's (contract).
+        unsafe { self.packet_in::<kvm_sev_launch_secret>(c, kvm_cmd::LAUNCH_SECRET, p) }
     }
 
     /// `LAUNCH_FINISH`: the guest becomes RUNNING.

@@ -1,7 +1,7 @@
 //! The SEV migration commands of a [`Guest`]: SEND_* on the source, RECEIVE_* on the target.
 
 use super::{Fetched, Guest};
-use crate::api::marshal::{finish_query, len_u32, non_null, reported_len, uaddr};
+use crate::api::marshal::{PacketIn, finish_query, len_u32, non_null, reported_len, uaddr};
 use crate::api::platform::{MAX_QUERY_LEN, ptr};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status};
@@ -203,20 +203,9 @@ impl Guest {
         trans: &[u8],
     ) -> Result<()> {
         let c = Command::LIBSEV_CMD_RECEIVE_UPDATE_DATA;
-        let mut d = kvm_sev_receive_update_data {
-            hdr_uaddr: uaddr(hdr),
-            hdr_len: len_u32(c, "the packet header", hdr.len())?,
-            pad0: 0,
-            guest_uaddr: non_null(c, "the guest memory pointer", guest)?,
-            guest_len: len_u32(c, "the guest range", guest_len)?,
-            pad1: 0,
-            trans_uaddr: uaddr(trans),
-            trans_len: len_u32(c, "the transport data", trans.len())?,
-            pad2: 0,
-        };
-        // SAFETY: hdr/trans are readable slices; the guest range is the caller's (contract).
-        let (r, fw) = unsafe { self.op(kvm_cmd::RECEIVE_UPDATE_DATA, ptr(&mut d)) };
-        self.done(c, r, fw, || format!(" ({guest_len} bytes)"))
+        let p = PacketIn::new(c, hdr, guest, guest_len, trans, "the transport data")?;
+        // SAFETY: the guest range is the caller's (contract).
+        unsafe { self.packet_in::<kvm_sev_receive_update_data>(c, kvm_cmd::RECEIVE_UPDATE_DATA, p) }
     }
 
     /// `RECEIVE_FINISH`: the guest becomes RUNNING.

@@ -11,7 +11,7 @@
 //! are left to the kernel and the firmware (or the model), so the same code path runs on real
 //! hardware and in the model.
 
-use super::marshal::{finish, finish_hinted, non_null};
+use super::marshal::{PacketIn, finish, finish_hinted, non_null};
 use super::platform::{Platform, ptr};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status};
@@ -186,6 +186,26 @@ impl Guest {
         );
         let hint = if init { None } else { self.hint() };
         finish_hinted(command, r, fw, hint, detail)
+    }
+
+    /// A command that decrypts the packet `p` (checked for `command`) into guest memory:
+    /// `LAUNCH_SECRET`, `RECEIVE_UPDATE_DATA` (kernel command `id`, parameter struct `T`).
+    ///
+    /// # Safety
+    /// The guest range in `p` must be mapped, writable memory of this process, not accessed by
+    /// others during the call.
+    unsafe fn packet_in<'a, T: From<PacketIn<'a>>>(
+        &mut self,
+        command: Command,
+        id: u32,
+        p: PacketIn<'a>,
+    ) -> Result<()> {
+        let guest_len = p.guest_len;
+        let mut d = T::from(p);
+        // SAFETY: hdr/trans are readable slices borrowed by `p`; the guest range is the
+        // caller's (contract).
+        let (r, fw) = unsafe { self.op(id, ptr(&mut d)) };
+        self.done(command, r, fw, || format!(" ({guest_len} bytes)"))
     }
 
     /// A command without parameters.
