@@ -11,9 +11,9 @@
 //! firmware (or the model), which report `LIBSEV_STATUS_FW_*` / OS statuses with both error
 //! channels in `libsev_error` — exactly as on real hardware.
 
-use super::boundary::{self, CHandle, Handle, out_handle, write_out};
+use super::boundary::{self, CHandle, Handle, write_out};
 use super::libsev_error;
-use super::platform::libsev_platform;
+use super::platform::{libsev_platform, new_on_platform};
 use crate::api::Guest;
 use crate::error::Result;
 use crate::status::libsev_status;
@@ -96,14 +96,7 @@ pub unsafe extern "C" fn libsev_guest_new(
 ) -> libsev_status {
     // SAFETY: the pointers are as the function's `# Safety` section documents; the boundary
     // checks NULLs and lengths before any access (the same holds in every guest export).
-    unsafe {
-        boundary::call(err, || {
-            let p = boundary::handle_value(platform)?;
-            let out = out_handle(out, "out")?;
-            out.put(Mutex::new(Guest::new(p)?));
-            Ok(())
-        })
-    }
+    unsafe { new_on_platform(platform, out, err, |p| Ok(Mutex::new(Guest::new(p)?))) }
 }
 
 /// Create a guest on the caller's VM fd (e.g. from `KVM_CREATE_VM`). libsev never closes it;
@@ -125,11 +118,8 @@ pub unsafe extern "C" fn libsev_guest_attach(
 ) -> libsev_status {
     // SAFETY: see libsev_guest_new.
     unsafe {
-        boundary::call(err, || {
-            let p = boundary::handle_value(platform)?;
-            let out = out_handle(out, "out")?;
-            out.put(Mutex::new(Guest::attach(p, vm_fd)?));
-            Ok(())
+        new_on_platform(platform, out, err, |p| {
+            Ok(Mutex::new(Guest::attach(p, vm_fd)?))
         })
     }
 }

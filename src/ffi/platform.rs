@@ -9,6 +9,7 @@
 use super::boundary::{self, CHandle, Handle, Out, out_handle, write_out};
 use super::libsev_error;
 use crate::api::Platform;
+use crate::error::Result;
 use crate::status::libsev_status;
 use crate::transport::Backend;
 use std::ffi::{c_char, c_int};
@@ -374,6 +375,29 @@ pub unsafe extern "C" fn libsev_platform_get_id(
         boundary::on(platform, err, |p| {
             let out = Out::new(buf, len, out_len, ("buf", "out_len"))?;
             out.put(&p.get_id()?)
+        })
+    }
+}
+
+/// The body of an export that makes a handle on a platform (`libsev_guest_new`, `_attach`
+/// and their SNP twins): the platform is checked, then `out`, then `make` builds the value,
+/// which is written to `*out` only on success.
+///
+/// # Safety
+/// `platform` NULL or a live platform handle; `out` NULL or writable; `err` NULL or writable.
+pub(crate) unsafe fn new_on_platform<H: CHandle>(
+    platform: *const libsev_platform,
+    out: *mut *mut H,
+    err: *mut libsev_error,
+    make: impl FnOnce(&Platform) -> Result<H::Value>,
+) -> libsev_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        boundary::call(err, || {
+            let p = boundary::handle_value(platform)?;
+            let out = out_handle(out, "out")?;
+            out.put(make(p)?);
+            Ok(())
         })
     }
 }

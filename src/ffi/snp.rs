@@ -9,9 +9,9 @@
 //! sections as ZERO / SECRETS / CPUID / NORMAL pages) → `libsev_snp_launch_finish` (optional
 //! ID block) → `libsev_snp_guest_free`.
 
-use super::boundary::{self, CHandle, Handle, out_handle};
+use super::boundary::{self, CHandle, Handle};
 use super::libsev_error;
-use super::platform::libsev_platform;
+use super::platform::{libsev_platform, new_on_platform};
 use crate::api::snp::{SnpFinish, SnpGuest};
 use crate::error::{Error, Result};
 use crate::status::{Command, Status, libsev_status};
@@ -108,6 +108,11 @@ pub(super) fn model_only(what: &str) -> Error {
     )
 }
 
+/// The model VM of a guest, or `INVALID_STATE` saying `what` exists only on the model.
+fn model_vm<'a>(g: &'a SnpGuest, what: &str) -> Result<&'a crate::model::snp::SnpVm> {
+    g.model_vm().ok_or_else(|| model_only(what))
+}
+
 /// Create an SNP guest on a new VM: KVM platforms create a VM of type `KVM_X86_SNP_VM` on
 /// `/dev/kvm` (owned, closed by `libsev_snp_guest_free`); model platforms a model SNP VM.
 /// A host whose KVM has no SNP VM type gives `LIBSEV_STATUS_KERNEL_REJECTED` (`EINVAL`) or
@@ -123,14 +128,7 @@ pub unsafe extern "C" fn libsev_snp_guest_new(
 ) -> libsev_status {
     // SAFETY: the pointers are as the function's `# Safety` section documents; the boundary
     // checks NULLs and lengths before any access (the same holds in every SNP export).
-    unsafe {
-        boundary::call(err, || {
-            let p = boundary::handle_value(platform)?;
-            let out = out_handle(out, "out")?;
-            out.put(Mutex::new(SnpGuest::new(p)?));
-            Ok(())
-        })
-    }
+    unsafe { new_on_platform(platform, out, err, |p| Ok(Mutex::new(SnpGuest::new(p)?))) }
 }
 
 /// Create an SNP guest on the caller's VM fd (created with `KVM_X86_SNP_VM`); libsev never
@@ -147,11 +145,8 @@ pub unsafe extern "C" fn libsev_snp_guest_attach(
 ) -> libsev_status {
     // SAFETY: see libsev_snp_guest_new.
     unsafe {
-        boundary::call(err, || {
-            let p = boundary::handle_value(platform)?;
-            let out = out_handle(out, "out")?;
-            out.put(Mutex::new(SnpGuest::attach(p, vm_fd)?));
-            Ok(())
+        new_on_platform(platform, out, err, |p| {
+            Ok(Mutex::new(SnpGuest::attach(p, vm_fd)?))
         })
     }
 }
@@ -453,9 +448,7 @@ pub unsafe extern "C" fn libsev_snp_guest_model_read_page(
     unsafe {
         with_snp_guest(guest, err, |g| {
             boundary::need_out(out, "out")?;
-            let vm = g
-                .model_vm()
-                .ok_or_else(|| model_only("reading guest memory"))?;
+            let vm = model_vm(g, "reading guest memory")?;
             if gpa & 0xFFF != 0 {
                 return Err(Error::new(
                     Status::LIBSEV_STATUS_UNALIGNED,
@@ -510,9 +503,7 @@ pub unsafe extern "C" fn libsev_snp_guest_model_report(
             let rd: [u8; LIBSEV_SNP_REPORT_DATA_LEN] =
                 boundary::array_in(report_data, "report_data")?;
             boundary::need_out(out, "out")?;
-            let vm = g
-                .model_vm()
-                .ok_or_else(|| model_only("a guest's attestation report"))?;
+            let vm = model_vm(g, "a guest's attestation report")?;
             let report = guest_answer(vm.guest_report(&rd, vmpl, 0, 0))?;
             boundary::array_out(out, &report, "out")
         })
@@ -600,9 +591,7 @@ pub unsafe extern "C" fn libsev_snp_guest_model_derived_key(
     unsafe {
         with_snp_guest(guest, err, |g| {
             boundary::need_out(out, "out")?;
-            let vm = g
-                .model_vm()
-                .ok_or_else(|| model_only("a guest's derived key"))?;
+            let vm = model_vm(g, "a guest's derived key")?;
             let r = vm.guest_key(
                 key_select,
                 guest_field_select,

@@ -7,7 +7,8 @@ use super::libsev_error;
 use super::platform::libsev_platform;
 use super::snp::{LIBSEV_SNP_VLEK_STICKS_LEN, model_only};
 use crate::api::Platform;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::model::ModelPlatform;
 use crate::status::{Status, libsev_status};
 use std::ffi::c_int;
 
@@ -40,6 +41,11 @@ pub struct libsev_snp_platform_status_info {
     pub current_tcb: u64,
     /// TCB_VERSION the VCEK is derived from.
     pub reported_tcb: u64,
+}
+
+/// The model behind a platform, or `INVALID_STATE` saying `what` exists only on the model.
+fn model_of<'a>(p: &'a Platform, what: &str) -> Result<&'a std::sync::Arc<ModelPlatform>> {
+    p.model().ok_or_else(|| model_only(what))
 }
 
 /// `SNP_PLATFORM_STATUS` into `*out` (written only on success).
@@ -151,9 +157,7 @@ pub unsafe extern "C" fn libsev_snp_model_wrap_vlek(
         boundary::on(platform, err, |p| {
             let s: [u8; LIBSEV_SNP_VLEK_STICKS_LEN] = boundary::array_in(sticks, "sticks")?;
             boundary::need_out(out, "out")?;
-            let m = p
-                .model()
-                .ok_or_else(|| model_only("wrapping a VLEK for the chip"))?;
+            let m = model_of(p, "wrapping a VLEK for the chip")?;
             boundary::array_out(out, &m.snp_wrap_vlek(&s, tcb), "out")
         })
     }
@@ -179,9 +183,7 @@ pub unsafe extern "C" fn libsev_snp_model_cert_table(
     unsafe {
         boundary::on(platform, err, |p| {
             let out = Out::new(buf, len, out_len, ("buf", "out_len"))?;
-            let m = p
-                .model()
-                .ok_or_else(|| model_only("the model chip's certificate table"))?;
+            let m = model_of(p, "the model chip's certificate table")?;
             let t = m.snp_cert_table().map_err(|e| {
                 Error::new(
                     Status::LIBSEV_STATUS_INTERNAL,
