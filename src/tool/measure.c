@@ -170,101 +170,72 @@ static int vcpu_model(const char *vfam, const char *vmodel, const char *vstep, c
     return EXIT_OK;
 }
 
-/* The SEV-ES launch digest through libsev_es_launch_digest. */
-static int measure_es(const char *ovmf, const char *kernel, const char *initrd, const char *append,
-                      const char *vcpus_s, const char *vtype, const char *vsig, const char *vfam,
-                      const char *vmodel, const char *vstep, const char *vmm, const char *vmsa_init,
-                      bool verbose, bool b64) {
-    libsev_es_launch l;
-    memset(&l, 0, sizeof l);
-    if (!parse_u32(vcpus_s, &l.vcpus))
+/* The SEV-ES (`snp` false) or SEV-SNP launch digest: the options both modes share parsed once
+ * and the image and boot files mapped once, then libsev_es_launch_digest or
+ * libsev_snp_expected_measurement. */
+static int measure_guest(bool snp, const char *ovmf, const char *kernel, const char *initrd,
+                         const char *append, const char *vcpus_s, const char *vtype,
+                         const char *vsig, const char *vfam, const char *vmodel,
+                         const char *vstep, const char *vmm_s, const char *features,
+                         const char *vmsa_init, bool verbose, bool b64) {
+    uint32_t vcpus, sig = 0;
+    uint64_t guest_features = 1; /* sev-snp-measure's default: SNPActive */
+    const char *cpu_model = NULL;
+    if (!parse_u32(vcpus_s, &vcpus))
         return usage_error("--vcpus needs a number");
-    l.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
-    l.init = strcmp(vmsa_init, "es-init") == 0 ? LIBSEV_ES_PROFILE_ES_INIT : LIBSEV_ES_PROFILE_INIT2;
-    int rc = vcpu_model(vfam, vmodel, vstep, vsig, vtype, l.vmm == LIBSEV_VMM_QEMU, "seves",
-                        &l.vcpu_signature, &l.cpu_model);
-    if (rc != EXIT_OK)
-        return rc;
-    blob img = {0}, k = {0}, ird = {0};
-    rc = EXIT_USAGE;
-    if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
-        goto out;
-    l.ovmf = img.data;
-    l.ovmf_len = img.len;
-    if (kernel) {
-        l.direct_boot = 1;
-        l.kernel = k.data;
-        l.kernel_len = k.len;
-        l.initrd = ird.data;
-        l.initrd_len = ird.len;
-        l.cmdline = append;
-    }
-    uint8_t ld[32];
-    libsev_error err;
-    uint32_t st = libsev_es_launch_digest(&l, ld, &err);
-    if (st != LIBSEV_STATUS_OK) {
-        rc = lib_fail("computing the SEV-ES launch digest", st, &err);
-        goto out;
-    }
-    if (verbose)
-        fputs("Calculated SEV_ES guest measurement: ", stdout);
-    print_encoded(ld, sizeof ld, b64);
-    rc = EXIT_OK;
-out:
-    blob_free(&img);
-    blob_free(&k);
-    blob_free(&ird);
-    return rc;
-}
-#endif
-
-#ifdef LIBSEV_SNP_DIGEST_LEN
-/* The SEV-SNP launch digest through libsev_snp_expected_measurement. */
-static int measure_snp(const char *ovmf, const char *kernel, const char *initrd, const char *append,
-                       const char *vcpus_s, const char *vtype, const char *vsig, const char *vfam,
-                       const char *vmodel, const char *vstep, const char *vmm, const char *features,
-                       bool verbose, bool b64) {
-    libsev_snp_measure m;
-    memset(&m, 0, sizeof m);
-    if (!parse_u32(vcpus_s, &m.vcpus))
-        return usage_error("--vcpus needs a number");
-    m.vmm = strcmp(vmm, "ec2") == 0 ? LIBSEV_VMM_EC2 : strcmp(vmm, "gce") == 0 ? LIBSEV_VMM_GCE : LIBSEV_VMM_QEMU;
-    m.guest_features = 1;
-    if (features && !parse_u64(features, &m.guest_features))
+    uint32_t vmm = strcmp(vmm_s, "ec2") == 0   ? LIBSEV_VMM_EC2
+                   : strcmp(vmm_s, "gce") == 0 ? LIBSEV_VMM_GCE
+                                               : LIBSEV_VMM_QEMU;
+    if (snp && features && !parse_u64(features, &guest_features))
         return usage_error("--guest-features needs a number");
-    int rc = vcpu_model(vfam, vmodel, vstep, vsig, vtype, m.vmm == LIBSEV_VMM_QEMU, "snp",
-                        &m.vcpu_signature, &m.cpu_model);
+    int rc = vcpu_model(vfam, vmodel, vstep, vsig, vtype, vmm == LIBSEV_VMM_QEMU,
+                        snp ? "snp" : "seves", &sig, &cpu_model);
     if (rc != EXIT_OK)
         return rc;
     blob img = {0}, k = {0}, ird = {0};
     rc = EXIT_USAGE;
     if (!map_file(ovmf, &img) || (kernel && !map_file(kernel, &k)) || (initrd && !map_file(initrd, &ird)))
         goto out;
-    m.ovmf = img.data;
-    m.ovmf_len = img.len;
-    if (kernel) {
-        m.direct_boot = 1;
-        m.kernel = k.data;
-        m.kernel_len = k.len;
-        m.initrd = ird.data;
-        m.initrd_len = ird.len;
-        m.cmdline = append;
-    }
-    uint8_t ld[LIBSEV_SNP_DIGEST_LEN];
+    uint8_t ld[48];
+    size_t ld_len = 32;
     libsev_error err;
-    uint32_t st = libsev_snp_expected_measurement(&m, ld, &err);
-    if (st == LIBSEV_STATUS_BAD_FIRMWARE_IMAGE && kernel) {
-        msg("%s: %s", ovmf, err.message);
-        rc = EXIT_REFUSED;
-        goto out;
+    uint32_t st = LIBSEV_STATUS_INTERNAL;
+    if (!snp) {
+        libsev_es_launch l = {
+            .ovmf = img.data, .ovmf_len = img.len, .direct_boot = kernel != NULL,
+            .kernel = k.data, .kernel_len = k.len, .initrd = ird.data, .initrd_len = ird.len,
+            .cmdline = kernel ? append : NULL, .vcpus = vcpus, .vcpu_signature = sig,
+            .cpu_model = cpu_model, .vmm = vmm,
+            .init = strcmp(vmsa_init, "es-init") == 0 ? LIBSEV_ES_PROFILE_ES_INIT
+                                                       : LIBSEV_ES_PROFILE_INIT2,
+        };
+        st = libsev_es_launch_digest(&l, ld, &err);
+    } else {
+#ifdef LIBSEV_SNP_DIGEST_LEN
+        libsev_snp_measure m = {
+            .ovmf = img.data, .ovmf_len = img.len, .direct_boot = kernel != NULL,
+            .kernel = k.data, .kernel_len = k.len, .initrd = ird.data, .initrd_len = ird.len,
+            .cmdline = kernel ? append : NULL, .vcpus = vcpus, .vcpu_signature = sig,
+            .cpu_model = cpu_model, .vmm = vmm, .guest_features = guest_features,
+        };
+        st = libsev_snp_expected_measurement(&m, ld, &err);
+        ld_len = LIBSEV_SNP_DIGEST_LEN;
+        if (st == LIBSEV_STATUS_BAD_FIRMWARE_IMAGE && kernel) {
+            msg("%s: %s", ovmf, err.message);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+#endif
     }
     if (st != LIBSEV_STATUS_OK) {
-        rc = lib_fail("computing the SEV-SNP launch digest", st, &err);
+        rc = lib_fail(snp ? "computing the SEV-SNP launch digest" : "computing the SEV-ES launch digest",
+                      st, &err);
         goto out;
     }
     if (verbose)
-        fputs("Calculated SNP guest measurement: ", stdout);
-    print_encoded(ld, sizeof ld, b64);
+        fputs(snp ? "Calculated SNP guest measurement: " : "Calculated SEV_ES guest measurement: ",
+              stdout);
+    print_encoded(ld, ld_len, b64);
     rc = EXIT_OK;
 out:
     blob_free(&img);
@@ -328,13 +299,13 @@ int cmd_measure(int argc, char **argv) {
         return usage_error("--vmsa-init must be init2 or es-init");
 #ifdef LIBSEV_ES_PROFILE_ES_INIT
     if (strcmp(mode, "seves") == 0)
-        return measure_es(ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel, vstep,
-                          vmm, vmsa_init, verbose, b64);
+        return measure_guest(false, ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel,
+                             vstep, vmm, features, vmsa_init, verbose, b64);
 #endif
 #ifdef LIBSEV_SNP_DIGEST_LEN
     if (strcmp(mode, "snp") == 0)
-        return measure_snp(ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel, vstep,
-                           vmm, features, verbose, b64);
+        return measure_guest(true, ovmf, kernel, initrd, append, vcpus_s, vtype, vsig, vfam, vmodel,
+                             vstep, vmm, features, vmsa_init, verbose, b64);
 #endif
     if (strcmp(mode, "sev") != 0) {
         msg("mode '%s' (%s) is not supported by libsev %s yet: it computes the legacy SEV"
